@@ -1,0 +1,14 @@
+/*
+ * mproc.h - Python's multiprocessing for C: the only header a program
+ * needs. See docs/ and the man pages for the whole API.
+ */
+#ifndef MPROC_H
+#define MPROC_H
+
+#include "mproc/common.h"
+#include "mproc/error.h"
+#include "mproc/lock.h"
+#include "mproc/shm.h"
+#include "mproc/version.h"
+
+#endif /* MPROC_H */
