@@ -1,0 +1,180 @@
+/* test/bench/bench.c - the shared benchmark harness (see bench.h). */
+#include "bench.h"
+
+#include <errno.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+/* ---- timing ------------------------------------------------------------ */
+
+int64_t bench_now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int bench_best(int runs, bench_case *cases, size_t ncases) {
+  for (size_t i = 0; i < ncases; i++)
+    cases[i].best_ns = INT64_MAX;
+  for (int r = 0; r < runs; r++) {
+    for (size_t i = 0; i < ncases; i++) {
+      int64_t ns = cases[i].fn(cases[i].ctx);
+      if (ns < 0)
+        return (int)ns;
+      if (ns < cases[i].best_ns)
+        cases[i].best_ns = ns;
+    }
+  }
+  return 0;
+}
+
+/* ---- peers --------------------------------------------------------------- */
+
+static void peer_parse_line(bench_peer *peer, char *line) {
+  char key[sizeof peer->kv[0].key], value[sizeof peer->kv[0].value];
+  if (peer->n == sizeof peer->kv / sizeof peer->kv[0])
+    return;
+  if (sscanf(line, "%63s %63s", key, value) != 2)
+    return;
+  bench_kv *kv = &peer->kv[peer->n++];
+  memcpy(kv->key, key, sizeof key);
+  memcpy(kv->value, value, sizeof value);
+}
+
+int bench_peer_run(char *const argv[], bench_peer *peer) {
+  int fds[2];
+  pid_t pid;
+  posix_spawn_file_actions_t fa;
+
+  memset(peer, 0, sizeof *peer);
+  peer->status = -1;
+  if (pipe(fds) < 0)
+    return -1;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
+  posix_spawn_file_actions_addclose(&fa, fds[0]);
+  posix_spawn_file_actions_addclose(&fa, fds[1]);
+  fflush(stdout);
+  int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+  posix_spawn_file_actions_destroy(&fa);
+  close(fds[1]);
+  if (rc != 0) {
+    close(fds[0]);
+    return -1;
+  }
+
+  FILE *in = fdopen(fds[0], "r");
+  if (in) {
+    char line[256];
+    while (fgets(line, sizeof line, in))
+      peer_parse_line(peer, line);
+    fclose(in);
+  } else {
+    close(fds[0]);
+  }
+
+  int st;
+  while (waitpid(pid, &st, 0) < 0)
+    if (errno != EINTR)
+      return -1;
+  peer->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  return peer->status == 0 ? 0 : -1;
+}
+
+const char *bench_peer_str(const bench_peer *peer, const char *key) {
+  for (size_t i = 0; i < peer->n; i++)
+    if (strcmp(peer->kv[i].key, key) == 0)
+      return peer->kv[i].value;
+  return NULL;
+}
+
+double bench_peer_num(const bench_peer *peer, const char *key) {
+  const char *s = bench_peer_str(peer, key);
+  char *end;
+  if (!s)
+    return BENCH_MISSING;
+  double v = strtod(s, &end);
+  return end != s && *end == '\0' && isfinite(v) && v > 0 ? v : BENCH_MISSING;
+}
+
+/* ---- reporting ----------------------------------------------------------- */
+
+#define MAX_LINES 64
+#define MAX_NOTES 16
+
+static char bench_lines[MAX_LINES][256];
+static size_t bench_nlines;
+static char bench_notes[MAX_NOTES][512];
+static size_t bench_nnotes;
+
+static int unit_is_rate(const char *unit) {
+  size_t n = strlen(unit);
+  return n >= 2 && strcmp(unit + n - 2, "/s") == 0;
+}
+
+/* Rates are large: no decimals. Costs are small: two. */
+static void format_value(char *buf, size_t size, const char *unit, double v) {
+  if (isnan(v))
+    snprintf(buf, size, "-");
+  else
+    snprintf(buf, size, unit_is_rate(unit) ? "%.0f" : "%.2f", v);
+}
+
+#define ROW_FMT "%-24s %14s %-6s  %-26s %14s %7s\n"
+
+void bench_begin(const char *title) {
+  printf("%s\n\n", title);
+  printf(ROW_FMT, "workload", "mproc", "unit", "peer", "peer", "ratio");
+  printf(ROW_FMT, "--------", "-----", "----", "----", "----", "-----");
+}
+
+void bench_report(const char *workload, const char *unit, double mproc_value,
+                  const char *peer, double peer_value) {
+  char mv[32], pv[32], ratio[32];
+  double r = BENCH_MISSING;
+  if (!isnan(peer_value) && mproc_value > 0 && peer_value > 0)
+    r = unit_is_rate(unit) ? mproc_value / peer_value
+                           : peer_value / mproc_value;
+  format_value(mv, sizeof mv, unit, mproc_value);
+  format_value(pv, sizeof pv, unit, peer_value);
+  if (isnan(r))
+    snprintf(ratio, sizeof ratio, "-");
+  else
+    snprintf(ratio, sizeof ratio, "%.2f", r);
+
+  printf(ROW_FMT, workload, mv, unit, peer, pv, ratio);
+  fflush(stdout);
+  if (bench_nlines < MAX_LINES)
+    snprintf(bench_lines[bench_nlines++], sizeof bench_lines[0],
+             "BENCH\t%s\t%s\t%s\t%s\t%s\t%s", workload, mv, unit, peer, pv,
+             ratio);
+}
+
+void bench_note(const char *fmt, ...) {
+  va_list ap;
+  if (bench_nnotes == MAX_NOTES)
+    return;
+  va_start(ap, fmt);
+  vsnprintf(bench_notes[bench_nnotes++], sizeof bench_notes[0], fmt, ap);
+  va_end(ap);
+}
+
+int bench_end(void) {
+  printf("\nratio > 1: mproc is better (ns/op: peer/mproc; ops/s: "
+         "mproc/peer)\n");
+  for (size_t i = 0; i < bench_nnotes; i++)
+    printf("note: %s\n", bench_notes[i]);
+  printf("\n");
+  for (size_t i = 0; i < bench_nlines; i++)
+    printf("%s\n", bench_lines[i]);
+  fflush(stdout);
+  return 0;
+}

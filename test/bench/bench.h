@@ -1,0 +1,115 @@
+/*
+ * test/bench/bench.h - the small harness every mproc benchmark shares:
+ * monotonic timing, best-of-N over interleaved cases, running a peer
+ * program (e.g. the Python reference) and reading its figures, and printing
+ * results as a table plus one machine-readable line per figure:
+ *
+ *   BENCH<TAB>workload<TAB>mproc_value<TAB>unit<TAB>peer<TAB>peer_value<TAB>ratio
+ *
+ * ratio > 1 means mproc is better: peer/mproc for a cost unit ("ns/op"),
+ * mproc/peer for a rate unit ("ops/s", anything ending in "/s"). A peer
+ * that could not be measured (NaN) prints "-" for peer_value and ratio.
+ *
+ * Include this header first in a benchmark source: it selects the POSIX and
+ * GNU interfaces the benchmarks use (fork, clock_gettime, posix_spawn).
+ */
+#ifndef MPROC_BENCH_H
+#define MPROC_BENCH_H
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Units. A unit ending in "/s" is a rate (higher is better); any other unit
+ * is a cost (lower is better). */
+#define BENCH_NS_PER_OP "ns/op"
+#define BENCH_OPS_PER_S "ops/s"
+
+/* A peer value that could not be measured. */
+#define BENCH_MISSING NAN
+
+/* ---- timing ------------------------------------------------------------ */
+
+/* Nanoseconds on CLOCK_MONOTONIC. */
+int64_t bench_now_ns(void);
+
+/*
+ * One timed run of a case: does the work and returns the elapsed
+ * nanoseconds of the part worth timing (so it can leave setup such as
+ * fork() out), or a negative value on failure.
+ */
+typedef int64_t (*bench_fn)(void *ctx);
+
+typedef struct bench_case {
+  bench_fn fn;
+  void *ctx;
+  int64_t best_ns; /* out: the shortest run */
+} bench_case;
+
+/*
+ * Run every case `runs` times, round-robin (case 0, 1, ..., 0, 1, ...), so
+ * clock-frequency drift and noise hit all cases alike, and keep each case's
+ * shortest run in best_ns. Returns 0, or the first negative result of a run
+ * (the remaining runs are skipped).
+ */
+int bench_best(int runs, bench_case *cases, size_t ncases);
+
+/* Turn a best time into the two units: ns per op and ops per second. */
+static inline double bench_ns_per_op(int64_t ns, uint64_t ops) {
+  return (double)ns / (double)ops;
+}
+static inline double bench_ops_per_s(int64_t ns, uint64_t ops) {
+  return (double)ops * 1e9 / (double)ns;
+}
+
+/* ---- peers run as separate programs ------------------------------------- */
+
+/* One "key value" line of a peer's output. */
+typedef struct bench_kv {
+  char key[64];
+  char value[64];
+} bench_kv;
+
+typedef struct bench_peer {
+  bench_kv kv[32];
+  size_t n;
+  int status; /* 0 when the program ran and exited 0 */
+} bench_peer;
+
+/*
+ * Run argv[0] (searched in PATH) with argv, its stdout collected as lines
+ * "key<whitespace>value" (other lines are ignored; stderr passes through),
+ * and wait for it. Returns 0 when it exited 0, -1 when it could not be run
+ * or failed (peer->status says how); the values read are kept either way.
+ */
+int bench_peer_run(char *const argv[], bench_peer *peer);
+
+/* The value of `key` as text, or NULL when the peer did not report it. */
+const char *bench_peer_str(const bench_peer *peer, const char *key);
+
+/* The value of `key` as a number, or BENCH_MISSING. */
+double bench_peer_num(const bench_peer *peer, const char *key);
+
+/* ---- reporting ---------------------------------------------------------- */
+
+/* Print a title line and the table header. */
+void bench_begin(const char *title);
+
+/*
+ * Record one figure of `workload` against one peer (peer_value may be
+ * BENCH_MISSING): prints its table row now and keeps its BENCH line.
+ */
+void bench_report(const char *workload, const char *unit, double mproc_value,
+                  const char *peer, double peer_value);
+
+/* Print a free-form note under the table (printf-style). */
+void bench_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Print the notes and every BENCH line recorded. Returns 0. */
+int bench_end(void);
+
+#endif /* MPROC_BENCH_H */

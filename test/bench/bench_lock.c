@@ -1,0 +1,407 @@
+/*
+ * test/bench/bench_lock.c - Lock and RLock benchmarks (issue 2).
+ *
+ *  lock_uncontended      mp_lock_acquire(MP_FOREVER) + mp_lock_release in a
+ *                        tight loop, ns/op; peers: a raw robust
+ *                        process-shared pthread mutex in a MAP_SHARED
+ *                        mapping, Python's multiprocessing.Lock.
+ *  rlock_uncontended     the same for mp_rlock; peers: a raw robust
+ *                        recursive mutex, multiprocessing.RLock.
+ *  lock_contended_2proc  two forked processes each doing N
+ *                        acquire/+1/release on one lock guarding a counter in
+ *                        shared memory, total ops/s; peers: the raw robust
+ *                        mutex, multiprocessing.Lock with 2 Processes.
+ *
+ * Every figure is the best of several runs, mproc and its C peer measured
+ * alternately. The Python figures come from bench_lock.py, run by this
+ * program (skipped, with "-" as the value, when python3 is missing).
+ * Exits 1 if a counter comes out wrong or anything fails.
+ */
+#include "bench.h"
+
+#include <getopt.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <mproc.h>
+
+/* Exit status of bench_lock.py when its counter comes out wrong. */
+#define PY_COUNTER_WRONG 3
+
+static struct options {
+  uint64_t iters;       /* uncontended acquire+release per run */
+  uint64_t contended_n; /* acquire/release per process, contended */
+  int runs;             /* runs per figure, best kept */
+  const char *python;   /* interpreter, "" to skip the Python peer */
+  const char *py_script;
+  uint64_t py_iters;
+  uint64_t py_contended_n;
+} opt = {
+    .iters = 20000000,
+    .contended_n = 2000000,
+    .runs = 5,
+    .python = "python3",
+    .py_script = "bench_lock.py",
+    .py_iters = 1000000,
+    .py_contended_n = 500000,
+};
+
+static void die(const char *what, int rc) {
+  fprintf(stderr, "bench_lock: FAIL: %s: %s\n", what, mp_strerror(rc));
+  exit(1);
+}
+
+/* ---- the raw peer: a robust, process-shared pthread mutex ---------------- */
+
+static int raw_mutex_init(pthread_mutex_t *m, int type) {
+  pthread_mutexattr_t a;
+  int rc = pthread_mutexattr_init(&a);
+  if (rc)
+    return -rc;
+  if (!(rc = pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED)) &&
+      !(rc = pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST)) &&
+      !(rc = pthread_mutexattr_settype(&a, type)))
+    rc = pthread_mutex_init(m, &a);
+  pthread_mutexattr_destroy(&a);
+  return -rc;
+}
+
+/* A MAP_SHARED anonymous mapping: shared with forked children. */
+static void *map_shared(size_t size) {
+  void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+                 -1, 0);
+  if (p == MAP_FAILED)
+    die("mmap", -errno);
+  return p;
+}
+
+/* ---- uncontended ----------------------------------------------------------- */
+
+struct uncontended {
+  void *lock; /* mp_lock, mp_rlock or pthread_mutex_t */
+  uint64_t iters;
+};
+
+/* The three loops differ only in the calls; errors are OR-ed together and
+ * checked after the clock stops, as cheaply as a caller checking rc. */
+#define UNCONTENDED_LOOP(fn_name, type, acquire, release)                      \
+  static int64_t fn_name(void *ctx) {                                          \
+    const struct uncontended *u = ctx;                                         \
+    type *l = u->lock;                                                         \
+    int bad = 0;                                                               \
+    int64_t t0 = bench_now_ns();                                               \
+    for (uint64_t i = 0; i < u->iters; i++) {                                  \
+      bad |= acquire;                                                          \
+      bad |= release;                                                          \
+    }                                                                          \
+    int64_t t = bench_now_ns() - t0;                                           \
+    return bad ? -1 : t;                                                       \
+  }
+
+UNCONTENDED_LOOP(run_mp_lock, mp_lock, mp_lock_acquire(l, MP_FOREVER),
+                 mp_lock_release(l))
+UNCONTENDED_LOOP(run_mp_rlock, mp_rlock, mp_rlock_acquire(l, MP_FOREVER),
+                 mp_rlock_release(l))
+UNCONTENDED_LOOP(run_raw, pthread_mutex_t, pthread_mutex_lock(l),
+                 pthread_mutex_unlock(l))
+
+/* Best ns/op of an mproc loop and of the raw mutex of `type`, alternated. */
+static void uncontended_pair(bench_fn mp_fn, void *mp_obj, int type,
+                             double *mp_ns, double *raw_ns) {
+  pthread_mutex_t *m = map_shared(sizeof *m);
+  int rc = raw_mutex_init(m, type);
+  if (rc)
+    die("pthread_mutex_init", rc);
+  struct uncontended mu = {mp_obj, opt.iters}, ru = {m, opt.iters};
+  bench_case cases[] = {{mp_fn, &mu, 0}, {run_raw, &ru, 0}};
+  if (bench_best(opt.runs, cases, 2) < 0)
+    die("uncontended acquire/release", -EINVAL);
+  *mp_ns = bench_ns_per_op(cases[0].best_ns, opt.iters);
+  *raw_ns = bench_ns_per_op(cases[1].best_ns, opt.iters);
+  pthread_mutex_destroy(m);
+  munmap(m, sizeof *m);
+}
+
+/* ---- two processes contending ------------------------------------------- */
+
+/* The lock, the counter it guards and the start line each on a cache line
+ * of their own, the same layout for mproc and the raw mutex. */
+struct contended {
+  alignas(64) union {
+    mp_lock mp;
+    pthread_mutex_t raw;
+  } lock;
+  alignas(64) uint64_t counter;
+  alignas(64) atomic_int ready;
+  atomic_int go;
+  int64_t end_ns[2];
+};
+
+struct contended_case {
+  struct contended *c;
+  int use_mp; /* mp_lock, else the raw mutex */
+  uint64_t n;
+};
+
+static int contend(struct contended *c, int use_mp, uint64_t n) {
+  int bad = 0;
+  if (use_mp) {
+    for (uint64_t i = 0; i < n; i++) {
+      bad |= mp_lock_acquire(&c->lock.mp, MP_FOREVER);
+      c->counter++;
+      bad |= mp_lock_release(&c->lock.mp);
+    }
+  } else {
+    for (uint64_t i = 0; i < n; i++) {
+      bad |= pthread_mutex_lock(&c->lock.raw);
+      c->counter++;
+      bad |= pthread_mutex_unlock(&c->lock.raw);
+    }
+  }
+  return bad;
+}
+
+/* Fork two children, start them together, time from the start to the last
+ * one's finish; the counter must come out at exactly 2n. */
+static int64_t run_contended(void *ctx) {
+  const struct contended_case *k = ctx;
+  struct contended *c = k->c;
+  pid_t pid[2];
+
+  c->counter = 0;
+  atomic_store(&c->ready, 0);
+  atomic_store(&c->go, 0);
+  fflush(stdout);
+  for (int i = 0; i < 2; i++) {
+    if ((pid[i] = fork()) < 0)
+      die("fork", -errno);
+    if (pid[i] == 0) {
+      atomic_fetch_add(&c->ready, 1);
+      while (!atomic_load(&c->go))
+        sched_yield();
+      int bad = contend(c, k->use_mp, k->n);
+      c->end_ns[i] = bench_now_ns();
+      _exit(bad ? 1 : 0);
+    }
+  }
+  while (atomic_load(&c->ready) < 2)
+    sched_yield();
+  int64_t t0 = bench_now_ns();
+  atomic_store(&c->go, 1);
+
+  int failed = 0;
+  for (int i = 0; i < 2; i++) {
+    int st;
+    while (waitpid(pid[i], &st, 0) < 0)
+      if (errno != EINTR)
+        die("waitpid", -errno);
+    failed |= !WIFEXITED(st) || WEXITSTATUS(st) != 0;
+  }
+  if (failed) {
+    fprintf(stderr, "bench_lock: FAIL: a %s child failed\n",
+            k->use_mp ? "mp_lock" : "pthread mutex");
+    exit(1);
+  }
+  if (c->counter != 2 * k->n) {
+    fprintf(stderr,
+            "bench_lock: FAIL: %s counter is %llu, expected %llu: "
+            "mutual exclusion is broken\n",
+            k->use_mp ? "mp_lock" : "pthread mutex",
+            (unsigned long long)c->counter, (unsigned long long)(2 * k->n));
+    exit(1);
+  }
+  int64_t end = c->end_ns[0] > c->end_ns[1] ? c->end_ns[0] : c->end_ns[1];
+  return end - t0;
+}
+
+static void contended_pair(double *mp_ops, double *raw_ops) {
+  /* mproc: its lock embedded in an mp_shm segment, next to the counter. */
+  mp_shm *shm;
+  int rc = mp_shm_create(NULL, sizeof(struct contended), &shm);
+  if (rc)
+    die("mp_shm_create", rc);
+  struct contended *mc = mp_shm_buf(shm);
+  if ((rc = mp_lock_init(&mc->lock.mp)))
+    die("mp_lock_init", rc);
+
+  /* raw: the same layout in a MAP_SHARED anonymous mapping. */
+  struct contended *rc_ = map_shared(sizeof *rc_);
+  if ((rc = raw_mutex_init(&rc_->lock.raw, PTHREAD_MUTEX_NORMAL)))
+    die("pthread_mutex_init", rc);
+
+  struct contended_case mk = {mc, 1, opt.contended_n};
+  struct contended_case rk = {rc_, 0, opt.contended_n};
+  bench_case cases[] = {{run_contended, &mk, 0}, {run_contended, &rk, 0}};
+  int runs = opt.runs > 3 ? 3 : opt.runs;
+  if (bench_best(runs, cases, 2) < 0)
+    die("contended run", -EINVAL);
+  *mp_ops = bench_ops_per_s(cases[0].best_ns, 2 * opt.contended_n);
+  *raw_ops = bench_ops_per_s(cases[1].best_ns, 2 * opt.contended_n);
+
+  if ((rc = mp_lock_destroy(&mc->lock.mp)))
+    die("mp_lock_destroy", rc);
+  if ((rc = mp_shm_destroy(shm)))
+    die("mp_shm_destroy", rc);
+  pthread_mutex_destroy(&rc_->lock.raw);
+  munmap(rc_, sizeof *rc_);
+}
+
+/* ---- Python peer ----------------------------------------------------------- */
+
+static void python_peer(bench_peer *py) {
+  char iters[32], cn[32], runs[32];
+  memset(py, 0, sizeof *py);
+  if (!opt.python[0]) {
+    bench_note("Python peer skipped (--python=)");
+    return;
+  }
+  snprintf(iters, sizeof iters, "--iters=%llu",
+           (unsigned long long)opt.py_iters);
+  snprintf(cn, sizeof cn, "--contended-n=%llu",
+           (unsigned long long)opt.py_contended_n);
+  snprintf(runs, sizeof runs, "--runs=%d", opt.runs);
+  char *argv[] = {(char *)opt.python, (char *)opt.py_script, iters, cn, runs,
+                  NULL};
+  if (bench_peer_run(argv, py) == 0) {
+    bench_note("Python peer: %s %s (Python %s, fork start method)",
+               opt.python, opt.py_script,
+               bench_peer_str(py, "python_version")
+                   ? bench_peer_str(py, "python_version")
+                   : "?");
+    return;
+  }
+  if (py->status == PY_COUNTER_WRONG) {
+    fprintf(stderr, "bench_lock: FAIL: the Python peer's counter is wrong\n");
+    exit(1);
+  }
+  if (py->status < 0 || py->status == 127)
+    bench_note("Python peer not measured: %s not found", opt.python);
+  else
+    bench_note("Python peer not measured: %s %s exited with status %d",
+               opt.python, opt.py_script, py->status);
+  py->n = 0; /* no partial figures */
+}
+
+/* ---- main ------------------------------------------------------------------- */
+
+static uint64_t parse_count(const char *s, const char *what) {
+  char *end;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (end == s || *end || v == 0) {
+    fprintf(stderr, "bench_lock: bad %s: %s\n", what, s);
+    exit(2);
+  }
+  return v;
+}
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: bench_lock [--iters=N] [--contended-n=N] [--runs=N]\n"
+          "                  [--python=PROG] [--py-script=PATH]\n"
+          "                  [--py-iters=N] [--py-contended-n=N] [--quick]\n"
+          "  --python= (empty) skips the Python peer; --quick divides every\n"
+          "  count by 10 (a smoke test, not a measurement).\n");
+}
+
+static void parse_args(int argc, char **argv) {
+  enum { O_ITERS = 256, O_CN, O_RUNS, O_PY, O_SCRIPT, O_PYI, O_PYCN, O_QUICK };
+  static const struct option longopts[] = {
+      {"iters", required_argument, NULL, O_ITERS},
+      {"contended-n", required_argument, NULL, O_CN},
+      {"runs", required_argument, NULL, O_RUNS},
+      {"python", required_argument, NULL, O_PY},
+      {"py-script", required_argument, NULL, O_SCRIPT},
+      {"py-iters", required_argument, NULL, O_PYI},
+      {"py-contended-n", required_argument, NULL, O_PYCN},
+      {"quick", no_argument, NULL, O_QUICK},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0},
+  };
+  int c, quick = 0;
+  while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    switch (c) {
+    case O_ITERS: opt.iters = parse_count(optarg, "--iters"); break;
+    case O_CN: opt.contended_n = parse_count(optarg, "--contended-n"); break;
+    case O_RUNS: opt.runs = (int)parse_count(optarg, "--runs"); break;
+    case O_PY: opt.python = optarg; break;
+    case O_SCRIPT: opt.py_script = optarg; break;
+    case O_PYI: opt.py_iters = parse_count(optarg, "--py-iters"); break;
+    case O_PYCN:
+      opt.py_contended_n = parse_count(optarg, "--py-contended-n");
+      break;
+    case O_QUICK: quick = 1; break;
+    case 'h': usage(stdout); exit(0);
+    default: usage(stderr); exit(2);
+    }
+  }
+  if (optind != argc) {
+    usage(stderr);
+    exit(2);
+  }
+  if (quick) {
+    opt.iters = opt.iters / 10 + 1;
+    opt.contended_n = opt.contended_n / 10 + 1;
+    opt.py_iters = opt.py_iters / 10 + 1;
+    opt.py_contended_n = opt.py_contended_n / 10 + 1;
+  }
+}
+
+int main(int argc, char **argv) {
+  parse_args(argc, argv);
+
+  char title[256];
+  snprintf(title, sizeof title,
+           "mproc %s lock benchmarks: %ld CPUs, best of %d runs, "
+           "%llu uncontended iterations, 2 x %llu contended",
+           mp_version_string(), sysconf(_SC_NPROCESSORS_ONLN), opt.runs,
+           (unsigned long long)opt.iters, (unsigned long long)opt.contended_n);
+
+  /* Measure the C figures first, then Python, so nothing competes. */
+  double lock_ns, raw_ns, rlock_ns, rraw_ns, mp_ops, raw_ops;
+  mp_lock *lock;
+  mp_rlock *rlock;
+  int rc;
+  if ((rc = mp_lock_create(NULL, &lock)))
+    die("mp_lock_create", rc);
+  uncontended_pair(run_mp_lock, lock, PTHREAD_MUTEX_NORMAL, &lock_ns, &raw_ns);
+  if ((rc = mp_lock_destroy(lock)))
+    die("mp_lock_destroy", rc);
+
+  if ((rc = mp_rlock_create(NULL, &rlock)))
+    die("mp_rlock_create", rc);
+  uncontended_pair(run_mp_rlock, rlock, PTHREAD_MUTEX_RECURSIVE, &rlock_ns,
+                   &rraw_ns);
+  if ((rc = mp_rlock_destroy(rlock)))
+    die("mp_rlock_destroy", rc);
+
+  contended_pair(&mp_ops, &raw_ops);
+
+  bench_peer py;
+  python_peer(&py);
+
+  bench_begin(title);
+  bench_report("lock_uncontended", BENCH_NS_PER_OP, lock_ns, "pthread_robust",
+               raw_ns);
+  bench_report("lock_uncontended", BENCH_NS_PER_OP, lock_ns, "python_mp_lock",
+               bench_peer_num(&py, "lock_uncontended_ns"));
+  bench_report("rlock_uncontended", BENCH_NS_PER_OP, rlock_ns,
+               "pthread_robust_recursive", rraw_ns);
+  bench_report("rlock_uncontended", BENCH_NS_PER_OP, rlock_ns,
+               "python_mp_rlock", bench_peer_num(&py, "rlock_uncontended_ns"));
+  bench_report("lock_contended_2proc", BENCH_OPS_PER_S, mp_ops,
+               "pthread_robust", raw_ops);
+  bench_report("lock_contended_2proc", BENCH_OPS_PER_S, mp_ops,
+               "python_mp_lock", bench_peer_num(&py, "lock_contended_ops"));
+  bench_note("goal: lock_uncontended within 1.2x of pthread_robust "
+             "(ratio >= 0.83): %s",
+             raw_ns / lock_ns >= 1 / 1.2 ? "met" : "NOT met");
+  return bench_end();
+}
