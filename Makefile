@@ -1,5 +1,5 @@
 # mproc - plain GNU make. Targets: all check install uninstall clean bench
-# sanitize tsan valgrind docs dist. `make CC=clang check` works too.
+# sanitize tsan valgrind docs dist demo. `make CC=clang check` works too.
 
 VERSION_MAJOR := $(shell sed -n 's/^\#define MP_VERSION_MAJOR \([0-9]*\)/\1/p' include/mproc/version.h)
 VERSION_MINOR := $(shell sed -n 's/^\#define MP_VERSION_MINOR \([0-9]*\)/\1/p' include/mproc/version.h)
@@ -51,7 +51,7 @@ FORCE:
 .PHONY: FORCE all check test install uninstall install-lib install-headers \
         install-bin install-man install-pc uninstall-lib uninstall-headers \
         uninstall-bin uninstall-man uninstall-pc clean bench sanitize tsan \
-        valgrind docs dist check-headers check-symbols check-errors \
+        valgrind docs dist demo check-headers check-symbols check-errors \
         check-examples check-install check-cli
 
 all: $(SHLIB) $(BUILD)/libmproc.so $(STLIB) $(CLI) $(PC)
@@ -188,11 +188,11 @@ uninstall-pc:
 
 # ---- variants ------------------------------------------------------------
 sanitize:
-	$(MAKE) check BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \
+	TEST_SANITIZED=1 $(MAKE) check BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \
 	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
 
 tsan:
-	$(MAKE) check BUILD=build-tsan OPT="-O1 -g" SAN="-fsanitize=thread"
+	TEST_SANITIZED=1 $(MAKE) check BUILD=build-tsan OPT="-O1 -g" SAN="-fsanitize=thread"
 
 valgrind: all $(TEST_BIN)
 	TEST_UNDER_VALGRIND=1 test/shm-guard.sh valgrind -q --error-exitcode=99 \
@@ -201,6 +201,11 @@ valgrind: all $(TEST_BIN)
 
 bench: all
 	$(MAKE) --no-print-directory -C test/bench BUILD=$(abspath $(BUILD)) CC="$(CC)"
+
+# The README's first command: build, then show mproc at work.
+demo: all $(EXAMPLES)
+	@test/shm-guard.sh sh -c 'for e in $(EXAMPLES); do echo "== $$e"; $$e || exit 1; done'
+	@echo "== bin/mproc shm ls"; $(CLI) shm ls
 
 docs:
 	@echo "docs are plain Markdown in docs/ and man pages in docs/man/"

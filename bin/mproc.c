@@ -74,6 +74,8 @@ static int bad_option(const char *path, int c, char **argv,
                       const struct option *opts) {
   const char *arg = argv[optind - 1];
   if (strncmp(arg, "--", 2) == 0) {
+    if (c == ':')
+      return usage_error(path, "option '%s' requires an argument", arg);
     const char *eq = strchr(arg, '=');
     size_t n = eq ? (size_t)(eq - arg - 2) : strlen(arg + 2);
     for (const struct option *o = opts; eq && o->name; o++) {

@@ -27,7 +27,7 @@ START_TEST(standalone_lifecycle) {
   ck_rc(mp_lock_acquire(lock, MP_FOREVER), 0);
   ck_rc(mp_lock_is_owned(again), 1); /* same lock, other mapping */
   ck_rc(mp_lock_try_acquire(again), -EDEADLK);
-  ck_rc(mp_lock_release(again), 0);
+  ck_rc(mp_lock_release(lock), 0);
   ck_rc(mp_lock_is_owned(lock), 0);
   ck_rc(mp_lock_close(again), 0);
   char copy[MP_NAME_MAX + 1];

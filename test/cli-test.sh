@@ -72,11 +72,11 @@ fail() {
   fi
 }
 
-# check DESCRIPTION COMMAND...: pass if COMMAND succeeds.
-check() {
-  desc=$1
-  shift
-  if "$@"; then pass "$desc"; else fail "$desc"; fi
+# result DESCRIPTION: pass or fail by the status of the command just run,
+# as in:  [ $rc -eq 0 ] && out_has foo
+#         result "prints foo"
+result() {
+  if [ $? -eq 0 ]; then pass "$1"; else fail "$1"; fi
 }
 
 # run ARGS...: run the CLI; stdout in $tmp/out, stderr in $tmp/err, $rc.
@@ -219,141 +219,164 @@ h=$top/include/mproc/version.h
 version=$(sed -n 's/^#define MP_VERSION_MAJOR \([0-9]*\).*/\1/p' "$h").$(
   sed -n 's/^#define MP_VERSION_MINOR \([0-9]*\).*/\1/p' "$h").$(
   sed -n 's/^#define MP_VERSION_PATCH \([0-9]*\).*/\1/p' "$h")
+hint="Try 'mproc --help'."
 
 run --version
-check "--version prints 'mproc $version' and exits 0" \
-  eval '[ $rc -eq 0 ] && out_is "mproc $version" && err_empty'
+[ $rc -eq 0 ] && out_is "mproc $version" && err_empty
+result "--version prints 'mproc $version' and exits 0"
 run -V
-check "-V prints the version" eval '[ $rc -eq 0 ] && out_is "mproc $version"'
+[ $rc -eq 0 ] && out_is "mproc $version"
+result "-V prints the version"
 
 run --help
-check "--help exits 0, on stdout, nothing on stderr" \
-  eval '[ $rc -eq 0 ] && out_has "^Usage: mproc" && err_empty'
-check "--help mentions shm ls, shm rm and map" \
-  eval 'out_has "shm ls" && out_has "shm rm" && out_has "map"'
+[ $rc -eq 0 ] && out_has "^Usage: mproc" && err_empty
+result "--help exits 0, on stdout, nothing on stderr"
+out_has "shm ls" && out_has "shm rm" && out_has "map"
+result "--help mentions shm ls, shm rm and map"
 run -h
-check "-h is --help" eval '[ $rc -eq 0 ] && out_has "^Usage: mproc"'
+[ $rc -eq 0 ] && out_has "^Usage: mproc"
+result "-h is --help"
 
 for sub in shm "shm ls" "shm list" "shm rm" map; do
-  # shellcheck disable=SC2086
+  # shellcheck disable=SC2086 # split "shm ls" into words
   run $sub --help
-  check "$sub --help exits 0 with a usage" \
-    eval '[ $rc -eq 0 ] && out_has "^Usage: mproc" && err_empty'
+  [ $rc -eq 0 ] && out_has "^Usage: mproc" && err_empty
+  result "$sub --help exits 0 with a usage"
 done
 
 # ---- usage errors ----------------------------------------------------------
 
 run --bogus
-check "unknown option: exit 2, one line and a hint on stderr" \
-  eval '[ $rc -eq 2 ] && out_empty &&
-        err_is "$(printf "mproc: unrecognized option '"'"'--bogus'"'"'\nTry '"'"'mproc --help'"'"'.")"'
+[ $rc -eq 2 ] && out_empty &&
+  err_is "$(printf "%s\n%s" "mproc: unrecognized option '--bogus'" "$hint")"
+result "unknown option: exit 2, one line and the hint on stderr"
 run -x
-check "unknown short option: exit 2" \
-  eval '[ $rc -eq 2 ] && err_has "Try '"'"'mproc --help'"'"'\."'
+[ $rc -eq 2 ] && [ "$(tail -n 1 "$tmp/err")" = "$hint" ]
+result "unknown short option: exit 2"
 run frobnicate
-check "unknown command: exit 2" \
-  eval '[ $rc -eq 2 ] && out_empty && err_has "frobnicate" && err_has "Try '"'"'mproc --help'"'"'\."'
+[ $rc -eq 2 ] && out_empty && err_has "frobnicate" &&
+  [ "$(tail -n 1 "$tmp/err")" = "$hint" ]
+result "unknown command: exit 2"
 run
-check "no command: exit 2" eval '[ $rc -eq 2 ] && err_has "Try '"'"'mproc --help'"'"'\."'
+[ $rc -eq 2 ] && [ "$(tail -n 1 "$tmp/err")" = "$hint" ]
+result "no command: exit 2"
 run --version=1
-check "--version=1: exit 2" eval '[ $rc -eq 2 ]'
+[ $rc -eq 2 ]
+result "--version=1: exit 2"
 run shm frob
-check "shm frob: exit 2" eval '[ $rc -eq 2 ] && err_has "frob"'
+[ $rc -eq 2 ] && err_has "frob"
+result "shm frob: exit 2"
 run shm ls --bogus
-check "shm ls --bogus: exit 2" eval '[ $rc -eq 2 ] && out_empty'
+[ $rc -eq 2 ] && out_empty
+result "shm ls --bogus: exit 2"
 run shm ls extra
-check "shm ls with an operand: exit 2" eval '[ $rc -eq 2 ]'
+[ $rc -eq 2 ]
+result "shm ls with an operand: exit 2"
 run shm rm
-check "shm rm without NAME: exit 2" eval '[ $rc -eq 2 ]'
+[ $rc -eq 2 ]
+result "shm rm without NAME: exit 2"
 run shm rm --stale "$missing"
-check "shm rm --stale NAME: exit 2" eval '[ $rc -eq 2 ]'
+[ $rc -eq 2 ]
+result "shm rm --stale NAME: exit 2"
 run map
-check "map: not implemented yet, exit 2" \
-  eval '[ $rc -eq 2 ] && err_is "mproc map: not implemented yet"'
+[ $rc -eq 2 ] && err_is "mproc map: not implemented yet"
+result "map: not implemented yet, exit 2"
 
 # ---- write errors ----------------------------------------------------------
 
 if [ -w /dev/full ]; then
   "$cli" --help >/dev/full 2>"$tmp/err"
   rc=$?
-  check "--help to a full device: exit 1 and an error" \
-    eval '[ $rc -eq 1 ] && err_has "write error"'
+  [ $rc -eq 1 ] && err_has "write error"
+  result "--help to a full device: exit 1 and an error"
   "$cli" shm ls >/dev/full 2>"$tmp/err"
   rc=$?
-  check "shm ls to a full device: exit 1" eval '[ $rc -eq 1 ]'
+  [ $rc -eq 1 ]
+  result "shm ls to a full device: exit 1"
 fi
 
 # ---- shm ls ----------------------------------------------------------------
 
 run shm ls
-check "shm ls exits 0 with a header" \
-  eval '[ $rc -eq 0 ] && err_empty &&
-        sed -n 1p "$tmp/out" | grep -q "^NAME  *KIND  *SIZE  *PID  *STATE  *CREATED$"'
+[ $rc -eq 0 ] && err_empty &&
+  sed -n 1p "$tmp/out" | grep -q "^NAME  *KIND  *SIZE  *PID  *STATE  *CREATED$"
+result "shm ls exits 0 with a header"
 
-check "a live segment can be made" start_live "$live" 5000
+start_live "$live" 5000
+result "a live segment can be made"
 live_pid=$hpid
 run shm ls
-check "shm ls lists the live segment as alive" \
-  eval '[ $rc -eq 0 ] && [ "$(field "$live" 5)" = alive ]'
-check "shm ls shows its kind, size and creator pid" \
-  eval '[ "$(field "$live" 2)" = shm ] && [ "$(field "$live" 3)" = 5000 ] &&
-        [ "$(field "$live" 4)" = "$live_pid" ]'
-check "shm ls shows its creation time in ISO 8601" \
-  eval 'field "$live" 6 |
-        grep -q "^[0-9]\{4\}-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9][+-][0-9][0-9]:[0-9][0-9]$"'
+[ $rc -eq 0 ] && [ "$(field "$live" 5)" = alive ]
+result "shm ls lists the live segment as alive"
+[ "$(field "$live" 2)" = shm ] && [ "$(field "$live" 3)" = 5000 ] &&
+  [ "$(field "$live" 4)" = "$live_pid" ]
+result "shm ls shows its kind, size and creator pid"
+d='[0-9][0-9]'
+field "$live" 6 |
+  grep -q "^${d}${d}-${d}-${d}T${d}:${d}:${d}[+-]${d}:${d}\$"
+result "shm ls shows its creation time in ISO 8601"
 run shm ls -H
-check "shm ls -H shows 5000 bytes as 4.9K" \
-  eval '[ $rc -eq 0 ] && [ "$(field "$live" 3)" = 4.9K ]'
+[ $rc -eq 0 ] && [ "$(field "$live" 3)" = 4.9K ]
+result "shm ls -H shows 5000 bytes as 4.9K"
 run shm list -q
-check "shm list -q prints bare names, no header" \
-  eval '[ $rc -eq 0 ] && out_has "^$live\$" && out_lacks "NAME" &&
-        ! grep -qv "^/" "$tmp/out"'
+[ $rc -eq 0 ] && out_has "^$live\$" && out_lacks "NAME" &&
+  ! grep -qv "^/" "$tmp/out"
+result "shm list -q prints bare names, no header"
 
 # ---- stale segments --------------------------------------------------------
 
 name=$("$helper" stale "$stale" 100 2>"$tmp/stale.err")
-check "a stale segment can be made" eval '[ "$name" = "$stale" ] && exists "$stale"'
+[ "$name" = "$stale" ] && exists "$stale"
+result "a stale segment can be made"
 run shm ls
-check "shm ls shows it stale" eval '[ "$(field "$stale" 5)" = stale ]'
+[ "$(field "$stale" 5)" = stale ]
+result "shm ls shows it stale"
 run shm ls --stale -q
-check "shm ls --stale -q lists it and not the live one" \
-  eval '[ $rc -eq 0 ] && out_has "^$stale\$" && out_lacks "^$live\$"'
+[ $rc -eq 0 ] && out_has "^$stale\$" && out_lacks "^$live\$"
+result "shm ls --stale -q lists it and not the live one"
 run shm ls --stale
-check "shm ls --stale shows only stale rows" \
-  eval '[ $rc -eq 0 ] && [ "$(awk "NR > 1 && \$5 != \"stale\"" "$tmp/out")" = "" ]'
+[ $rc -eq 0 ] && [ -z "$(awk 'NR > 1 && $5 != "stale"' "$tmp/out")" ]
+result "shm ls --stale shows only stale rows"
 run shm rm --stale
-check "shm rm --stale exits 0 and says how many it removed" \
-  eval '[ $rc -eq 0 ] && out_has "^removed [1-9][0-9]* stale segments*$"'
-check "shm rm --stale removed the stale segment" gone "$stale"
-check "shm rm --stale left the live segment" exists "$live"
+[ $rc -eq 0 ] && out_has '^removed [1-9][0-9]* stale segments*$'
+result "shm rm --stale exits 0 and says how many it removed"
+gone "$stale"
+result "shm rm --stale removed the stale segment"
+exists "$live"
+result "shm rm --stale left the live segment"
 
 # ---- shm rm NAME -----------------------------------------------------------
 
 run shm rm "$missing"
-check "shm rm of a missing name: exit 1 and the error" \
-  eval '[ $rc -eq 1 ] && err_is "mproc: $missing: $msg_enoent"'
+[ $rc -eq 1 ] && err_is "mproc: $missing: $msg_enoent"
+result "shm rm of a missing name: exit 1 and the error"
 
 printf 'not an mproc segment\n' >"/dev/shm$foreign"
 run shm rm "${foreign#/}"
-check "shm rm of a foreign file: exit 1, '$msg_enotobj'" \
-  eval '[ $rc -eq 1 ] && err_is "mproc: ${foreign#/}: $msg_enotobj"'
-check "shm rm left the foreign file in place" exists "$foreign"
+[ $rc -eq 1 ] && err_is "mproc: ${foreign#/}: $msg_enotobj"
+result "shm rm of a foreign file: exit 1, '$msg_enotobj'"
+exists "$foreign"
+result "shm rm left the foreign file in place"
 run shm ls -q
-check "shm ls does not list the foreign file" out_lacks "$foreign"
+out_lacks "$foreign"
+result "shm ls does not list the foreign file"
 rm -f "/dev/shm$foreign"
 
 run shm rm "${live#/}"
-check "shm rm NAME (without '/') of a live segment: exit 0, silent" \
-  eval '[ $rc -eq 0 ] && out_empty && err_empty'
-check "shm rm removed the live segment" gone "$live"
+[ $rc -eq 0 ] && out_empty && err_empty
+result "shm rm NAME (without '/') of a live segment: exit 0, silent"
+gone "$live"
+result "shm rm removed the live segment"
 stop_live "$live_pid"
 
-check "a second live segment can be made" start_live "$live2" 1
+start_live "$live2" 1
+result "a second live segment can be made"
 live2_pid=$hpid
 run shm rm "$missing" "$live2"
-check "shm rm goes on after a failed name, exit 1" \
-  eval '[ $rc -eq 1 ] && err_is "mproc: $missing: $msg_enoent"'
-check "shm rm removed the name after the failed one" gone "$live2"
+[ $rc -eq 1 ] && err_is "mproc: $missing: $msg_enoent"
+result "shm rm goes on after a failed name, exit 1"
+gone "$live2"
+result "shm rm removed the name after the failed one"
 stop_live "$live2_pid"
 
 echo "$passed passed, $failed failed"

@@ -167,6 +167,30 @@ void bench_note(const char *fmt, ...) {
   va_end(ap);
 }
 
+/* ---- /dev/shm hygiene ----------------------------------------------------- */
+
+#define MAX_SEGS 16
+
+static char bench_segs[MAX_SEGS][300];
+static size_t bench_nsegs;
+
+void bench_shm_track(const char *name) {
+  if (name && bench_nsegs < MAX_SEGS)
+    snprintf(bench_segs[bench_nsegs++], sizeof bench_segs[0], "/dev/shm%s",
+             name);
+}
+
+static int shm_leftovers(void) {
+  int left = 0;
+  for (size_t i = 0; i < bench_nsegs; i++) {
+    if (access(bench_segs[i], F_OK) == 0) {
+      fprintf(stderr, "bench: FAIL: %s was left behind\n", bench_segs[i]);
+      left++;
+    }
+  }
+  return left;
+}
+
 int bench_end(void) {
   printf("\nratio > 1: mproc is better (ns/op: peer/mproc; ops/s: "
          "mproc/peer)\n");
@@ -176,5 +200,5 @@ int bench_end(void) {
   for (size_t i = 0; i < bench_nlines; i++)
     printf("%s\n", bench_lines[i]);
   fflush(stdout);
-  return 0;
+  return shm_leftovers() ? 1 : 0;
 }

@@ -109,7 +109,18 @@ void bench_report(const char *workload, const char *unit, double mproc_value,
 /* Print a free-form note under the table (printf-style). */
 void bench_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* Print the notes and every BENCH line recorded. Returns 0. */
+/* ---- /dev/shm hygiene ----------------------------------------------------- */
+
+/*
+ * Remember the name ("/...") of a segment this benchmark created, so
+ * bench_end() can check that it is gone from /dev/shm. Call it before the
+ * object is destroyed (its name string may not outlive it).
+ */
+void bench_shm_track(const char *name);
+
+/* Print the notes and every BENCH line recorded, then check that no tracked
+ * segment is left in /dev/shm. Returns 0, or 1 (after a FAIL message on
+ * stderr) when one is. */
 int bench_end(void);
 
 #endif /* MPROC_BENCH_H */

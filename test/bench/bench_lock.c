@@ -228,6 +228,7 @@ static void contended_pair(double *mp_ops, double *raw_ops) {
   int rc = mp_shm_create(NULL, sizeof(struct contended), &shm);
   if (rc)
     die("mp_shm_create", rc);
+  bench_shm_track(mp_shm_name(shm));
   struct contended *mc = mp_shm_buf(shm);
   if ((rc = mp_lock_init(&mc->lock.mp)))
     die("mp_lock_init", rc);
@@ -371,12 +372,14 @@ int main(int argc, char **argv) {
   int rc;
   if ((rc = mp_lock_create(NULL, &lock)))
     die("mp_lock_create", rc);
+  bench_shm_track(mp_lock_name(lock));
   uncontended_pair(run_mp_lock, lock, PTHREAD_MUTEX_NORMAL, &lock_ns, &raw_ns);
   if ((rc = mp_lock_destroy(lock)))
     die("mp_lock_destroy", rc);
 
   if ((rc = mp_rlock_create(NULL, &rlock)))
     die("mp_rlock_create", rc);
+  bench_shm_track(mp_rlock_name(rlock));
   uncontended_pair(run_mp_rlock, rlock, PTHREAD_MUTEX_RECURSIVE, &rlock_ns,
                    &rraw_ns);
   if ((rc = mp_rlock_destroy(rlock)))
