@@ -86,10 +86,12 @@ $(PC): mproc.pc.in FORCE
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
 	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
 
-# Pure internal helpers (deadline arithmetic) are compiled into the runner.
-$(TEST_BIN): $(TEST_SRC) test/tests.h lib/deadline.c $(BUILD)/libmproc.so
+# Internal helpers under test (deadlines, process liveness) are compiled
+# into the runner too: the shared library hides them.
+TEST_INTERNAL := lib/deadline.c lib/procinfo.c
+$(TEST_BIN): $(TEST_SRC) test/tests.h $(TEST_INTERNAL) $(BUILD)/libmproc.so
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(CHECK_CFLAGS) -Ilib -o $@ $(TEST_SRC) lib/deadline.c \
+	$(CC) $(CFLAGS) $(CHECK_CFLAGS) -Ilib -o $@ $(TEST_SRC) $(TEST_INTERNAL) \
 	  -L$(BUILD) -Wl,-rpath,$(abspath $(BUILD)) -lmproc $(CHECK_LIBS) $(LIBS)
 
 $(BUILD)/examples/%: docs/examples/%.c $(BUILD)/libmproc.so
@@ -196,7 +198,7 @@ tsan:
 
 valgrind: all $(TEST_BIN)
 	TEST_UNDER_VALGRIND=1 test/shm-guard.sh valgrind -q --error-exitcode=99 \
-	  --leak-check=full --errors-for-leak-kinds=definite --trace-children=no \
+	  --leak-check=full --errors-for-leak-kinds=definite --trace-children=yes --trace-children-skip='/bin/*,/usr/bin/*' \
 	  $(TEST_BIN)
 
 bench: all

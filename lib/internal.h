@@ -90,13 +90,19 @@ static inline uint64_t mp__thread_token(void) {
   return t ? t : mp__thread_token_slow();
 }
 
+/* ---- fault injection (fault.c) ----------------------------------------- */
+
+/* True when this fallible step must fail (MPROC_FAULT=N, tests only). */
+MP__HIDDEN bool mp__fault(void);
+
 /* ---- processes (procinfo.c) -------------------------------------------- */
 
 /* Start time of process pid (clock ticks after boot, /proc/PID/stat field
  * 22), or 0 when it does not exist or cannot be read. */
 MP__HIDDEN uint64_t mp__proc_start_time(pid_t pid);
 
-/* 1 when the process pid that started at start_time still runs. */
+/* 1 when the process pid that started at start_time still runs (a zombie
+ * does not count); without /proc, when pid exists. */
 MP__HIDDEN int mp__proc_alive(pid_t pid, uint64_t start_time);
 
 #endif /* MPROC_INTERNAL_H */

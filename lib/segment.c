@@ -3,7 +3,7 @@
  * /dev/shm, mode 0600, made of a header (this file) and one object.
  *
  * Creation is atomic: the segment is built under a temporary name
- * ".mproc-tmp-<pid>-<uuid>", its header's magic is stored last, and only then
+ * ".mproc-tmp-<pid>.<start time>-<uuid>", its header's magic is stored last, and only then
  * is it link()ed to its real name (link fails with EEXIST like O_EXCL). An
  * opener therefore never sees a half-built segment, and a creator killed
  * while building leaves a temporary whose pid tells it is stale.
@@ -87,6 +87,8 @@ static void reg_unlock(void) { pthread_mutex_unlock(&reg.mu); }
 
 /* Make room for one more element of a registry array; 0 or -ENOMEM. */
 static int grow(void **v, size_t n, size_t *cap, size_t elem) {
+  if (mp__fault())
+    return -ENOMEM;
   if (n < *cap)
     return 0;
   size_t ncap = *cap ? *cap * 2 : 16;
@@ -236,7 +238,7 @@ static int check_header(const struct seghdr *h, off_t file_size,
 
 int mp__seg_create(const char *name, enum mp__kind kind, size_t size,
                    mp__seg_init_fn init, void *arg, void **obj) {
-  char genname[64], tmp[96], path[sizeof SHM_DIR + MP_NAME_MAX + 1];
+  char genname[64], tmp[128], path[sizeof SHM_DIR + MP_NAME_MAX + 1];
   char id[37];
   int rc, fd = -1;
   void *base = MAP_FAILED;
@@ -265,8 +267,11 @@ int mp__seg_create(const char *name, enum mp__kind kind, size_t size,
   map_size = (MP__SEG_HDR_SIZE + size + (size_t)page - 1) & ~((size_t)page - 1);
 
   uuid_text(id);
-  snprintf(tmp, sizeof tmp, SHM_DIR "/" TMP_PREFIX "%d-%s", (int)getpid(), id);
-  fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  snprintf(tmp, sizeof tmp, SHM_DIR "/" TMP_PREFIX "%d.%llu-%s", (int)getpid(),
+           (unsigned long long)mp__proc_start_time(getpid()), id);
+  fd = mp__fault() ? (errno = EMFILE, -1)
+                   : open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC |
+                                   O_NOFOLLOW, 0600);
   if (fd < 0) {
     rc = -errno;
     goto out;
@@ -279,11 +284,13 @@ int mp__seg_create(const char *name, enum mp__kind kind, size_t size,
     rc = -ENOSPC;
     goto out;
   }
-  if (ftruncate(fd, (off_t)map_size) < 0) {
+  if (mp__fault() ? (errno = ENOSPC, 1) : ftruncate(fd, (off_t)map_size) < 0) {
     rc = errno == EFBIG ? -ENOSPC : -errno;
     goto out;
   }
-  base = mmap(NULL, map_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  base = mp__fault() ? (errno = ENOMEM, MAP_FAILED)
+                     : mmap(NULL, map_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+                            fd, 0);
   if (base == MAP_FAILED) {
     rc = -errno;
     goto out;
@@ -299,7 +306,7 @@ int mp__seg_create(const char *name, enum mp__kind kind, size_t size,
   h->created = (int64_t)time(NULL);
   snprintf(h->name, sizeof h->name, "%s", name);
   void *o = (char *)base + MP__SEG_HDR_SIZE;
-  if (init && (rc = init(o, size, arg)) < 0)
+  if (init && (rc = mp__fault() ? -ENOMEM : init(o, size, arg)) < 0)
     goto out;
   atomic_store_explicit(&h->magic, SEG_MAGIC, memory_order_release);
 
@@ -308,7 +315,7 @@ int mp__seg_create(const char *name, enum mp__kind kind, size_t size,
   mapped_reg = true;
   if ((rc = reg_add_name(name)) < 0)
     goto out;
-  if (link(tmp, path) < 0) {
+  if (mp__fault() ? (errno = EACCES, 1) : link(tmp, path) < 0) {
     rc = -errno;
     reg_forget_name(name);
     goto out;
@@ -343,7 +350,8 @@ int mp__seg_open(const char *name, enum mp__kind kind, void **obj) {
   if ((rc = mp__name_check(name)) < 0 ||
       (rc = path_of(path, sizeof path, name)) < 0)
     return rc;
-  int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+  int fd = mp__fault() ? (errno = EMFILE, -1)
+                       : open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0)
     return errno == ELOOP ? MP_ENOTOBJ : -errno;
   if (fstat(fd, &st) < 0) {
@@ -357,8 +365,9 @@ int mp__seg_open(const char *name, enum mp__kind kind, void **obj) {
   }
   if ((rc = check_header(&h, st.st_size, kind)) < 0)
     goto out;
-  void *base =
-      mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  void *base = mp__fault() ? (errno = ENOMEM, MAP_FAILED)
+                           : mmap(NULL, (size_t)st.st_size,
+                                  PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   if (base == MAP_FAILED) {
     rc = -errno;
     goto out;
@@ -418,9 +427,12 @@ static int describe(const char *d_name, mp_shm_info *info) {
     /* Partial: a creator is building it, or died doing so. */
     if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode))
       return 0;
+    int pid = 0;
+    unsigned long long start = 0;
+    sscanf(d_name + strlen(TMP_PREFIX), "%d.%llu", &pid, &start);
     info->kind = "partial";
-    info->creator_pid = (pid_t)atoi(d_name + strlen(TMP_PREFIX));
-    info->creator_alive = mp__proc_start_time(info->creator_pid) != 0;
+    info->creator_pid = (pid_t)pid;
+    info->creator_alive = mp__proc_alive(info->creator_pid, start);
     info->created = (int64_t)st.st_mtime;
     return 1;
   }

@@ -9,7 +9,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include "internal.h"
 
 /* Count /dev/shm entries that mention mproc: creation error paths must
  * leave none behind, temporaries included. */
@@ -323,7 +326,7 @@ START_TEST(stale_segments_listed_and_reaped) {
 
   /* A creator killed half-way through creation leaves a partial. */
   char partial[64];
-  snprintf(partial, sizeof partial, "/.mproc-tmp-%d-test", (int)pid);
+  snprintf(partial, sizeof partial, "/.mproc-tmp-%d.12345-test", (int)pid);
   write_file(partial, "", 0);
   struct found p = {.name = partial};
   ck_rc(mp_shm_list(find_cb, &p), 0);
@@ -341,6 +344,113 @@ START_TEST(stale_segments_listed_and_reaped) {
   ck_rc(mp_shm_destroy(live), 0);
   close(fds[0]);
   close(fds[1]);
+}
+END_TEST
+
+/* A partial whose creator is alive (this process, right start time) is not
+ * stale; reaping leaves it. */
+START_TEST(partial_of_live_creator_kept) {
+  char partial[96];
+  snprintf(partial, sizeof partial, "/.mproc-tmp-%d.%llu-test", (int)getpid(),
+           (unsigned long long)mp__proc_start_time(getpid()));
+  write_file(partial, "", 0);
+  struct found p = {.name = partial};
+  ck_rc(mp_shm_list(find_cb, &p), 0);
+  ck_assert_int_eq(p.seen, 1);
+  ck_assert_int_eq(p.info.creator_alive, 1);
+  ck_rc(mp_shm_reap_stale(NULL), 0);
+  ck_assert(t_shm_exists(partial));
+  ck_rc(mp_shm_remove(partial), 0);
+}
+END_TEST
+
+static int exit_at_once(void *arg) {
+  (void)arg;
+  return 0;
+}
+
+START_TEST(liveness_by_pid_and_start_time) {
+  uint64_t start = mp__proc_start_time(getpid());
+  ck_assert_uint_gt(start, 0);
+  ck_assert_int_eq(mp__proc_alive(getpid(), start), 1);
+  ck_assert_int_eq(mp__proc_alive(getpid(), start + 1), 0); /* pid reused */
+  ck_assert_int_eq(mp__proc_alive(0, 0), 0);
+  ck_assert_int_eq(mp__proc_alive(-1, 0), 0);
+  pid_t pid = t_fork(exit_at_once, NULL);
+  uint64_t child_start = mp__proc_start_time(pid);
+  /* Until reaped the child is a zombie: dead for mproc. */
+  siginfo_t si;
+  ck_assert_int_eq(waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT), 0);
+  ck_assert_int_eq(mp__proc_alive(pid, child_start), 0);
+  ck_assert_int_eq(t_wait(pid), 0);
+  ck_assert_int_eq(mp__proc_alive(pid, child_start), 0);
+}
+END_TEST
+
+/* ---- fault injection: every failing step of create and open gives a clean
+ * error and leaves nothing behind ----------------------------------------- */
+
+enum fault_op { FAULT_SHM_CREATE, FAULT_LOCK_CREATE, FAULT_OPEN };
+
+struct fault_case {
+  enum fault_op op;
+  int step;
+  const char *name; /* for FAULT_OPEN */
+};
+
+static int run_with_fault(void *arg) {
+  struct fault_case *c = arg;
+  char n[16];
+  snprintf(n, sizeof n, "%d", c->step);
+  setenv("MPROC_FAULT", n, 1);
+  void *obj = (void *)1;
+  int rc;
+  switch (c->op) {
+  case FAULT_SHM_CREATE:
+    rc = mp_shm_create(NULL, 100, (mp_shm **)&obj);
+    break;
+  case FAULT_LOCK_CREATE:
+    rc = mp_lock_create(NULL, (mp_lock **)&obj);
+    break;
+  default:
+    rc = mp_rlock_open(c->name, (mp_rlock **)&obj);
+    break;
+  }
+  if (rc == 0) /* the fault came after the last step: it all worked */
+    return (c->op == FAULT_OPEN ? mp_rlock_close(obj)
+            : c->op == FAULT_LOCK_CREATE ? mp_lock_destroy(obj)
+                                         : mp_shm_destroy(obj)) == 0
+               ? 100
+               : 3;
+  return rc < 0 && obj == NULL ? 0 : 1;
+}
+
+static void walk_faults(enum fault_op op, const char *name, int min_steps) {
+  int before = count_mproc_entries();
+  int step;
+  for (step = 1; step < 50; step++) {
+    struct fault_case c = {op, step, name};
+    int st = t_wait(t_fork(run_with_fault, &c));
+    ck_assert_msg(st == 0 || st == 100, "step %d: exit %d", step, st);
+    ck_assert_msg(count_mproc_entries() == before, "step %d leaked", step);
+    if (st == 100)
+      break;
+  }
+  ck_assert_int_ge(step, min_steps);
+  ck_assert_int_lt(step, 50);
+}
+
+START_TEST(fault_walk_create) {
+  walk_faults(FAULT_SHM_CREATE, NULL, 6);
+  walk_faults(FAULT_LOCK_CREATE, NULL, 6);
+}
+END_TEST
+
+START_TEST(fault_walk_open) {
+  mp_rlock *r;
+  ck_rc(mp_rlock_create(NULL, &r), 0);
+  walk_faults(FAULT_OPEN, mp_rlock_name(r), 3);
+  ck_rc(mp_rlock_destroy(r), 0);
 }
 END_TEST
 
@@ -375,7 +485,14 @@ Suite *shm_suite(void) {
   tcase_set_timeout(tl, T_TIMEOUT);
   tcase_add_test(tl, list_shows_live_segments);
   tcase_add_test(tl, stale_segments_listed_and_reaped);
+  tcase_add_test(tl, partial_of_live_creator_kept);
+  tcase_add_test(tl, liveness_by_pid_and_start_time);
   tcase_add_test(tl, remove_by_name);
   suite_add_tcase(s, tl);
+  TCase *tf = tcase_create("faults");
+  tcase_set_timeout(tf, T_TIMEOUT);
+  tcase_add_test(tf, fault_walk_create);
+  tcase_add_test(tf, fault_walk_open);
+  suite_add_tcase(s, tf);
   return s;
 }
