@@ -52,7 +52,7 @@ FORCE:
         install-bin install-man install-pc uninstall-lib uninstall-headers \
         uninstall-bin uninstall-man uninstall-pc clean bench sanitize tsan \
         valgrind docs dist demo check-headers check-symbols check-errors \
-        check-examples check-install check-cli
+        check-examples check-install check-cli check-install-here
 
 all: $(SHLIB) $(BUILD)/libmproc.so $(STLIB) $(CLI) $(PC)
 
@@ -100,9 +100,13 @@ $(BUILD)/examples/%: docs/examples/%.c $(BUILD)/libmproc.so
 
 # ---- check ---------------------------------------------------------------
 # The test command. Runs every suite, then proves nothing was left in /dev/shm.
-check: all $(TEST_BIN) check-headers check-symbols check-errors check-examples check-cli
-	test/shm-guard.sh $(TEST_WRAPPER) $(TEST_BIN)
-	$(MAKE) --no-print-directory check-install BUILD=$(BUILD)-install SAN= OPT="$(OPT)"
+# The Check suites run last, so their summary line ends the output.
+check: all $(TEST_BIN) check-headers check-symbols check-errors check-examples \
+       check-cli check-install-here
+	test/shm-guard.sh $(TEST_BIN)
+
+check-install-here:
+	@$(MAKE) --no-print-directory check-install BUILD=$(BUILD)-install SAN= OPT="$(OPT)"
 
 test: check
 
@@ -190,11 +194,11 @@ uninstall-pc:
 
 # ---- variants ------------------------------------------------------------
 sanitize:
-	TEST_SANITIZED=1 $(MAKE) check BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \
+	$(MAKE) --no-print-directory check BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \
 	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
 
 tsan:
-	TEST_SANITIZED=1 $(MAKE) check BUILD=build-tsan OPT="-O1 -g" SAN="-fsanitize=thread"
+	$(MAKE) --no-print-directory check BUILD=build-tsan OPT="-O1 -g" SAN="-fsanitize=thread"
 
 valgrind: all $(TEST_BIN)
 	TEST_UNDER_VALGRIND=1 test/shm-guard.sh valgrind -q --error-exitcode=99 \

@@ -585,7 +585,7 @@ static int no_syscalls(void *arg) {
 
 START_TEST(uncontended_makes_no_syscall) {
   if (t_instrumented())
-    return; /* valgrind and sanitizers make system calls of their own */
+    return; /* valgrind makes system calls of its own */
   struct shared *s;
   mp_shm *shm = shared_create(&s);
   ck_assert_int_eq(t_wait(t_fork(no_syscalls, s)), 0);

@@ -60,7 +60,7 @@ pid_t t_spawn_helper(const char *name, const char *const args[], int stdout_fd);
 /* Does /dev/shm hold an entry named name (with leading '/')? */
 bool t_shm_exists(const char *name);
 
-/* True under valgrind or a sanitizer that makes its own system calls. */
+/* True under valgrind, which makes system calls of its own. */
 bool t_instrumented(void);
 
 /* Helper entry points the runner dispatches with `--helper NAME ARGS`. */

@@ -183,6 +183,32 @@ static int contend(struct contended *c, int use_mp, uint64_t n) {
   return bad;
 }
 
+/* The CPUs the two children are pinned to, so they really run in parallel
+ * (left unpinned, the scheduler may put both on one CPU, which turns the
+ * workload into an uncontended one); -1 when fewer than 2 CPUs are usable. */
+static int child_cpu[2] = {-1, -1};
+
+static void pick_cpus(void) {
+  cpu_set_t set;
+  int k = 0;
+  if (sched_getaffinity(0, sizeof set, &set) < 0)
+    return;
+  for (int cpu = 0; cpu < CPU_SETSIZE && k < 2; cpu++)
+    if (CPU_ISSET(cpu, &set))
+      child_cpu[k++] = cpu;
+  if (k < 2)
+    child_cpu[0] = child_cpu[1] = -1;
+}
+
+static void pin_to(int cpu) {
+  cpu_set_t set;
+  if (cpu < 0)
+    return;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  sched_setaffinity(0, sizeof set, &set); /* best effort */
+}
+
 /* Fork two children, start them together, time from the start to the last
  * one's finish; the counter must come out at exactly 2n. */
 static int64_t run_contended(void *ctx) {
@@ -198,6 +224,7 @@ static int64_t run_contended(void *ctx) {
     if ((pid[i] = fork()) < 0)
       die("fork", -errno);
     if (pid[i] == 0) {
+      pin_to(child_cpu[i]);
       atomic_fetch_add(&c->ready, 1);
       while (!atomic_load(&c->go))
         sched_yield();
@@ -278,7 +305,7 @@ static void contended_pair(double *mp_ops, double *raw_ops) {
 /* ---- Python peer ----------------------------------------------------------- */
 
 static void python_peer(bench_peer *py) {
-  char iters[32], cn[32], runs[32];
+  char iters[32], cn[32], runs[32], cpus[32];
   memset(py, 0, sizeof *py);
   if (!opt.python[0]) {
     bench_note("Python peer skipped (--python=)");
@@ -289,8 +316,9 @@ static void python_peer(bench_peer *py) {
   snprintf(cn, sizeof cn, "--contended-n=%llu",
            (unsigned long long)opt.py_contended_n);
   snprintf(runs, sizeof runs, "--runs=%d", opt.runs);
+  snprintf(cpus, sizeof cpus, "--cpus=%d,%d", child_cpu[0], child_cpu[1]);
   char *argv[] = {(char *)opt.python, (char *)opt.py_script, iters, cn, runs,
-                  NULL};
+                  cpus, NULL};
   if (bench_peer_run(argv, py) == 0) {
     bench_note("Python peer: %s %s (Python %s, fork start method)",
                opt.python, opt.py_script,
@@ -377,6 +405,7 @@ static void parse_args(int argc, char **argv) {
 
 int main(int argc, char **argv) {
   parse_args(argc, argv);
+  pick_cpus();
 
   char title[256];
   snprintf(title, sizeof title,
@@ -384,6 +413,11 @@ int main(int argc, char **argv) {
            "%llu uncontended iterations, 2 x %llu contended",
            mp_version_string(), sysconf(_SC_NPROCESSORS_ONLN), opt.runs,
            (unsigned long long)opt.iters, (unsigned long long)opt.contended_n);
+  if (child_cpu[0] >= 0)
+    bench_note("contended: the two processes are pinned to CPUs %d and %d",
+               child_cpu[0], child_cpu[1]);
+  else
+    bench_note("contended: fewer than 2 CPUs usable, the processes share one");
 
   /* Measure the C figures first, then Python, so nothing competes. */
   double lock_ns, raw_ns, rlock_ns, rraw_ns, mp_ops, raw_ops;

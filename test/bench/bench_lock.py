@@ -16,6 +16,7 @@ Lock are unlinked from /dev/shm as soon as they are created.
 
 import argparse
 import multiprocessing as mp
+import os
 import platform
 import sys
 import time
@@ -30,7 +31,9 @@ def uncontended_ns(lock, iters, runs):
     return min(timer.repeat(repeat=runs, number=iters)) / iters * 1e9
 
 
-def worker(lock, counter, barrier, n):
+def worker(lock, counter, barrier, n, cpu):
+    if cpu >= 0:
+        os.sched_setaffinity(0, {cpu})
     acquire, release = lock.acquire, lock.release
     barrier.wait()
     for _ in range(n):
@@ -39,14 +42,15 @@ def worker(lock, counter, barrier, n):
         release()
 
 
-def contended_ops(ctx, n, runs):
+def contended_ops(ctx, n, runs, cpus):
     best = None
     for _ in range(runs):
         lock = ctx.Lock()
         counter = ctx.RawValue("q", 0)
         barrier = ctx.Barrier(3)
-        procs = [ctx.Process(target=worker, args=(lock, counter, barrier, n))
-                 for _ in range(2)]
+        procs = [ctx.Process(target=worker,
+                             args=(lock, counter, barrier, n, cpus[i]))
+                 for i in range(2)]
         for p in procs:
             p.start()
         barrier.wait()
@@ -71,6 +75,9 @@ def main():
     ap.add_argument("--contended-n", type=int, default=500_000,
                     help="acquire/release per process, contended")
     ap.add_argument("--runs", type=int, default=5, help="runs, best kept")
+    ap.add_argument("--cpus", default="-1,-1",
+                    help="CPUs to pin the two contending processes to "
+                         "(-1: not pinned), as bench_lock.c does")
     args = ap.parse_args()
 
     ctx = mp.get_context("fork")
@@ -80,7 +87,8 @@ def main():
     print("rlock_uncontended_ns %.3f"
           % uncontended_ns(ctx.RLock(), args.iters, args.runs), flush=True)
     print("lock_contended_ops %.1f"
-          % contended_ops(ctx, args.contended_n, max(1, args.runs // 2)),
+          % contended_ops(ctx, args.contended_n, min(3, args.runs),
+                          [int(c) for c in args.cpus.split(",")]),
           flush=True)
 
 
