@@ -64,6 +64,10 @@ MP__HIDDEN int mp__seg_create(const char *name, enum mp__kind kind,
 MP__HIDDEN int mp__seg_open(const char *name, enum mp__kind kind,
                             void **obj);
 
+/* True when obj is the object of a segment this process has mapped; reads
+ * no shared memory. */
+MP__HIDDEN bool mp__seg_mapped(const void *obj);
+
 /* Unmap the segment whose object is obj; -EINVAL if obj is not one. */
 MP__HIDDEN int mp__seg_close(void *obj);
 

@@ -103,6 +103,8 @@ static int take(struct lock_state *s, double timeout) {
 }
 
 static int acquire(struct lock_state *s, double timeout, bool recursive) {
+  if (timeout != timeout) /* NaN */
+    return -EINVAL;
   uint64_t me = mp__thread_token();
   if (atomic_load_explicit(&s->owner, memory_order_relaxed) == me) {
     if (!recursive)
@@ -112,8 +114,6 @@ static int acquire(struct lock_state *s, double timeout, bool recursive) {
     s->count++;
     return 0;
   }
-  if (timeout != timeout) /* NaN */
-    return -EINVAL;
   int rc = take(s, timeout);
   if (MP_ACQUIRED(rc)) {
     atomic_store_explicit(&s->owner, me, memory_order_relaxed);
@@ -148,11 +148,7 @@ static int create(const char *name, enum mp__kind kind, uint32_t magic,
                         out);
 }
 
-static int close_standalone(struct lock_state *s) {
-  if (!s)
-    return -EINVAL;
-  return s->standalone ? mp__seg_close(s) : -EINVAL;
-}
+
 
 static int destroy(struct lock_state *s) {
   if (s->standalone) {
@@ -204,7 +200,12 @@ static int destroy(struct lock_state *s) {
     return s && s->standalone ? mp__seg_name(s) : NULL;                        \
   }                                                                            \
   int prefix##_close(type *lock) {                                             \
-    return lock ? close_standalone(state(lock, magic)) : 0;                    \
+    /* Only a mapping of this process can be closed: checked before the     \
+     * memory is touched, so a second close is refused, not a crash. */     \
+    if (!lock)                                                                 \
+      return 0;                                                                \
+    return mp__seg_mapped(lock) && state(lock, magic) ? mp__seg_close(lock)   \
+                                                      : -EINVAL;               \
   }                                                                            \
   int prefix##_destroy(type *lock) {                                           \
     if (!lock)                                                                 \

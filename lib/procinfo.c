@@ -53,8 +53,10 @@ int mp__proc_alive(pid_t pid, uint64_t start_time) {
   if (pid <= 0)
     return 0;
   if (read_stat(pid, &state, &start) == 0)
-    /* A zombie never touches its segments again: it counts as dead. */
-    return start == start_time && state != 'Z' && state != 'X';
+    /* A zombie never touches its segments again: it counts as dead. A
+     * start time of 0 means the creator could not read /proc: pid only. */
+    return (start == start_time || start_time == 0) && state != 'Z' &&
+           state != 'X';
   if (errno == ENOENT)
     return 0;
   /* /proc unreadable: fall back on the pid alone. */

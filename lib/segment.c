@@ -382,6 +382,10 @@ out:
   return rc;
 }
 
+bool mp__seg_mapped(const void *obj) {
+  return obj && reg_has_mapping(hdr_of(obj));
+}
+
 int mp__seg_close(void *obj) {
   if (!obj)
     return -EINVAL;
@@ -411,7 +415,8 @@ size_t mp__seg_size(const void *obj) { return hdr_of(obj)->obj_size; }
 
 /* ---- listing and reaping ------------------------------------------------ */
 
-/* Fill info for directory entry d_name; 1 if it is an mproc segment. */
+/* Fill info for directory entry d_name: 1 if it is an mproc segment, 0 if
+ * not, or a negative code when it cannot be read (-EACCES, -ENOENT). */
 static int describe(const char *d_name, mp_shm_info *info) {
   char path[sizeof SHM_DIR + MP_NAME_MAX + 2];
   struct stat st;
@@ -425,7 +430,9 @@ static int describe(const char *d_name, mp_shm_info *info) {
 
   if (strncmp(d_name, TMP_PREFIX, strlen(TMP_PREFIX)) == 0) {
     /* Partial: a creator is building it, or died doing so. */
-    if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode))
+    if (lstat(path, &st) < 0)
+      return -errno;
+    if (!S_ISREG(st.st_mode))
       return 0;
     int pid = 0;
     unsigned long long start = 0;
@@ -438,7 +445,7 @@ static int describe(const char *d_name, mp_shm_info *info) {
   }
   int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
   if (fd < 0)
-    return 0;
+    return errno == ELOOP ? 0 : -errno;
   int ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
            st.st_size >= (off_t)MP__SEG_HDR_SIZE &&
            pread(fd, &h, sizeof h, 0) == (ssize_t)sizeof h &&
@@ -467,7 +474,7 @@ int mp_shm_list(mp_shm_list_cb cb, void *ctx) {
     if (e->d_name[0] == '.' &&
         (e->d_name[1] == '\0' || strcmp(e->d_name, "..") == 0))
       continue;
-    if (describe(e->d_name, &info))
+    if (describe(e->d_name, &info) == 1) /* unreadable ones are skipped */
       rc = cb(&info, ctx);
   }
   closedir(dir);
@@ -481,10 +488,8 @@ int mp_shm_remove(const char *name) {
   if ((rc = mp__name_check(name)) < 0 ||
       (rc = path_of(path, sizeof path, name)) < 0)
     return rc;
-  if (access(path, F_OK) < 0)
-    return -errno;
-  if (!describe(name + 1, &info))
-    return MP_ENOTOBJ;
+  if ((rc = describe(name + 1, &info)) <= 0)
+    return rc < 0 ? rc : MP_ENOTOBJ;
   reg_forget_name(name);
   return unlink(path) < 0 ? -errno : 0;
 }

@@ -30,6 +30,7 @@ START_TEST(standalone_lifecycle) {
   ck_rc(mp_lock_release(lock), 0);
   ck_rc(mp_lock_is_owned(lock), 0);
   ck_rc(mp_lock_close(again), 0);
+  ck_rc(mp_lock_close(again), -EINVAL); /* closed twice: refused */
   char copy[MP_NAME_MAX + 1];
   snprintf(copy, sizeof copy, "%s", name);
   ck_rc(mp_lock_destroy(lock), 0);
@@ -118,6 +119,16 @@ START_TEST(bad_input) {
   ck_rc(mp_rlock_acquire((mp_rlock *)&l, 0), -EINVAL);
   ck_rc(mp_lock_acquire(&l, NAN), -EINVAL);
   ck_rc(mp_lock_is_owned(&l), 0); /* the NaN call did not take it */
+  ck_rc(mp_lock_acquire(&l, 0), 0);
+  ck_rc(mp_lock_acquire(&l, NAN), -EINVAL); /* not EDEADLK: NaN first */
+  ck_rc(mp_lock_release(&l), 0);
+  mp_rlock r;
+  ck_rc(mp_rlock_init(&r), 0);
+  ck_rc(mp_rlock_acquire(&r, 0), 0);
+  ck_rc(mp_rlock_acquire(&r, NAN), -EINVAL); /* depth unchanged */
+  ck_rc(mp_rlock_release(&r), 0);
+  ck_rc(mp_rlock_is_owned(&r), 0);
+  ck_rc(mp_rlock_destroy(&r), 0);
   ck_rc(mp_lock_destroy(&l), 0);
 }
 END_TEST

@@ -81,8 +81,9 @@ MP_BEGIN_DECLS
 MP_EXTERN const char *mp_strerror(int code);
 
 /*
- * The symbolic name of `code` ("EINVAL", "EBROKEN", "OK" for 0, "UNKNOWN"
- * for codes mproc does not know). Static string; never fails.
+ * The symbolic name of `code`: "EINVAL", "EBROKEN", ..., "OK" for 0, the
+ * errno name for any other negative errno value, "UNKNOWN" for anything
+ * else. Static string; never fails, never allocates.
  */
 MP_EXTERN const char *mp_err_name(int code);
 

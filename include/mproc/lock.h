@@ -65,8 +65,8 @@ MP_EXTERN int mp_rlock_create(const char *name, mp_rlock **out);
 
 /*
  * Map the standalone lock `name` created by any process.
- * Returns 0, -EINVAL, -ENOENT, -MP_ENOTOBJ, -MP_EKIND (the segment holds
- * another kind of object, e.g. an RLock opened as a Lock), -MP_EVERSION,
+ * Returns 0, -EINVAL, -ENOENT, MP_ENOTOBJ, MP_EKIND (the segment holds
+ * another kind of object, e.g. an RLock opened as a Lock), MP_EVERSION,
  * -EACCES, -ENOMEM. Does not block.
  */
 MP_EXTERN int mp_lock_open(const char *name, mp_lock **out);
@@ -115,7 +115,8 @@ MP_EXTERN const char *mp_rlock_name(const mp_rlock *lock);
 
 /*
  * Unmap a standalone lock opened or created by this process (the name
- * stays). NULL is harmless. -EINVAL for an embedded lock.
+ * stays). NULL is harmless. -EINVAL for an embedded lock, or one this
+ * process has already closed.
  */
 MP_EXTERN int mp_lock_close(mp_lock *lock);
 MP_EXTERN int mp_rlock_close(mp_rlock *lock);
@@ -123,7 +124,9 @@ MP_EXTERN int mp_rlock_close(mp_rlock *lock);
 /*
  * Standalone: remove the name and unmap (-ENOENT if the name was already
  * gone; the mapping is still released). Embedded: finish the lock; -EBUSY
- * (and nothing changes) while it is held. NULL is harmless.
+ * (and nothing changes) while it is held, -EINVAL when already destroyed.
+ * NULL is harmless. Like free(), destroying a standalone lock twice is
+ * undefined: its memory is gone after the first call.
  */
 MP_EXTERN int mp_lock_destroy(mp_lock *lock);
 MP_EXTERN int mp_rlock_destroy(mp_rlock *lock);

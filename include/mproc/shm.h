@@ -52,7 +52,7 @@ MP_EXTERN int mp_shm_create(const char *name, size_t size, mp_shm **out);
 /*
  * Map the existing mproc segment `name` (of any kind).
  * Returns 0, or -EINVAL (NULL, bad name), -ENOENT (no such segment),
- * -MP_ENOTOBJ (the segment was not made by mproc), -MP_EVERSION (made by an
+ * MP_ENOTOBJ (the segment was not made by mproc), MP_EVERSION (made by an
  * incompatible mproc), -EACCES, -ENOMEM, -EMFILE. Does not block.
  */
 MP_EXTERN int mp_shm_open(const char *name, mp_shm **out);
@@ -94,17 +94,19 @@ typedef struct mp_shm_info {
 } mp_shm_info;
 
 /*
- * Call cb(info, ctx) for every mproc segment on the machine, including the
- * "partial" leftovers of a creator killed while creating one. Segments not
- * made by mproc are skipped. A non-zero return from cb stops the walk and is
- * returned. Returns 0, or -ENOENT when there is no /dev/shm, -EACCES.
+ * Call cb(info, ctx) for every mproc segment on the machine that the caller
+ * may read, including the "partial" leftovers of a creator killed while
+ * creating one. Segments not made by mproc, and other users' segments the
+ * caller cannot read, are skipped. A non-zero return from cb stops the walk
+ * and is returned. Returns 0, or -EINVAL (NULL cb), -ENOENT (no /dev/shm),
+ * -EACCES.
  */
 typedef int (*mp_shm_list_cb)(const mp_shm_info *info, void *ctx);
 MP_EXTERN int mp_shm_list(mp_shm_list_cb cb, void *ctx);
 
 /*
  * Remove the name of the mproc segment `name`, whoever created it.
- * Returns 0, -EINVAL (bad name), -ENOENT, -MP_ENOTOBJ (not made by mproc:
+ * Returns 0, -EINVAL (bad name), -ENOENT, MP_ENOTOBJ (not made by mproc:
  * left alone), -EACCES.
  */
 MP_EXTERN int mp_shm_remove(const char *name);

@@ -270,17 +270,17 @@ static void contended_pair(double *mp_ops, double *raw_ops) {
   if (rc)
     die("mp_shm_create", rc);
   bench_shm_track(mp_shm_name(shm));
-  struct contended *mc = mp_shm_buf(shm);
-  if ((rc = mp_lock_init(&mc->lock.mp)))
+  struct contended *mpc = mp_shm_buf(shm);
+  if ((rc = mp_lock_init(&mpc->lock.mp)))
     die("mp_lock_init", rc);
 
   /* raw: the same layout in a MAP_SHARED anonymous mapping. */
-  struct contended *rc_ = map_shared(sizeof *rc_);
-  if ((rc = raw_mutex_init(&rc_->lock.raw, PTHREAD_MUTEX_NORMAL)))
+  struct contended *rawc = map_shared(sizeof *rawc);
+  if ((rc = raw_mutex_init(&rawc->lock.raw, PTHREAD_MUTEX_NORMAL)))
     die("pthread_mutex_init", rc);
 
-  struct contended_case mk = {mc, 1, opt.contended_n};
-  struct contended_case rk = {rc_, 0, opt.contended_n};
+  struct contended_case mk = {mpc, 1, opt.contended_n};
+  struct contended_case rk = {rawc, 0, opt.contended_n};
   bench_case cases[] = {{run_contended, &mk, 0}, {run_contended, &rk, 0}};
   int runs = opt.runs > 3 ? 3 : opt.runs;
   if (bench_best(runs, cases, 2) < 0)
@@ -288,7 +288,7 @@ static void contended_pair(double *mp_ops, double *raw_ops) {
   *mp_ops = bench_ops_per_s(cases[0].best_ns, 2 * opt.contended_n);
   *raw_ops = bench_ops_per_s(cases[1].best_ns, 2 * opt.contended_n);
 
-  if ((rc = mp_lock_destroy(&mc->lock.mp)))
+  if ((rc = mp_lock_destroy(&mpc->lock.mp)))
     die("mp_lock_destroy", rc);
   /* -ENOENT: another process removed the name while we ran (a concurrent
    * test run sweeping /dev/shm, say). The mapping is released all the same
@@ -298,8 +298,8 @@ static void contended_pair(double *mp_ops, double *raw_ops) {
                "process during the run");
   else if (rc)
     die("mp_shm_destroy", rc);
-  pthread_mutex_destroy(&rc_->lock.raw);
-  munmap(rc_, sizeof *rc_);
+  pthread_mutex_destroy(&rawc->lock.raw);
+  munmap(rawc, sizeof *rawc);
 }
 
 /* ---- Python peer ----------------------------------------------------------- */
