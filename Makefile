@@ -176,12 +176,23 @@ install-bin: $(CLI)
 uninstall-bin:
 	rm -f $(DESTDIR)$(BINDIR)/mproc
 
+# The names a man page documents (its NAME section): each gets a link page,
+# so `man mp_lock_acquire` finds mp_lock(3).
+MAN_NAMES := awk '/^\.SH NAME/ {f=1; next} f {s=$$0; gsub(/,/," ",s); \
+  if (sub(/ *\\-.*/,"",s)) {print s; exit} print s}'
+
 install-man:
 	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man7
 	$(if $(MAN1),install -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/)
 	$(if $(MAN3),install -m 644 $(MAN3) $(DESTDIR)$(MANDIR)/man3/)
 	$(if $(MAN7),install -m 644 $(MAN7) $(DESTDIR)$(MANDIR)/man7/)
+	@for p in $(MAN3); do b=$$(basename $$p); \
+	  for n in $$($(MAN_NAMES) $$p); do [ "$$n.3" = "$$b" ] || \
+	    echo ".so man3/$$b" > $(DESTDIR)$(MANDIR)/man3/$$n.3; done; done
 uninstall-man:
+	@for p in $(MAN3); do b=$$(basename $$p); \
+	  for n in $$($(MAN_NAMES) $$p); do [ "$$n.3" = "$$b" ] || \
+	    rm -f $(DESTDIR)$(MANDIR)/man3/$$n.3; done; done
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MAN1))) \
 	      $(addprefix $(DESTDIR)$(MANDIR)/man3/,$(notdir $(MAN3))) \
 	      $(addprefix $(DESTDIR)$(MANDIR)/man7/,$(notdir $(MAN7)))
