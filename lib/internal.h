@@ -10,6 +10,8 @@
 #define _GNU_SOURCE
 #endif
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -42,6 +44,10 @@ enum mp__kind {
   MP__KIND_SHM = 1,
   MP__KIND_LOCK = 2,
   MP__KIND_RLOCK = 3,
+  MP__KIND_EVENT = 4,
+  MP__KIND_SEMAPHORE = 5,
+  MP__KIND_CONDITION = 6,
+  MP__KIND_BARRIER = 7,
   MP__KIND_COUNT_ /* one past the last kind */
 };
 
@@ -80,6 +86,89 @@ MP__HIDDEN size_t mp__seg_size(const void *obj);
 
 /* 0 when name is a valid segment name, else -EINVAL. */
 MP__HIDDEN int mp__name_check(const char *name);
+
+/* ---- objects (object.c): the lifecycle shared by every kind ------------ */
+
+/* Every object that can be standalone or embedded starts with this head. */
+struct mp__obj {
+  uint32_t magic;      /* MP__MAGIC(kind) while initialised, else 0 */
+  uint32_t standalone; /* 1 in a segment of its own */
+};
+#define MP__MAGIC(kind) (0x6d700000u | (uint32_t)(kind))
+
+/* The object at p if it is an initialised object of `kind`, else NULL. */
+static inline struct mp__obj *mp__obj_check(const void *p, enum mp__kind kind) {
+  struct mp__obj *o = (struct mp__obj *)p;
+  return o && o->magic == MP__MAGIC(kind) ? o : NULL;
+}
+
+/* Set the head of an embedded object being initialised. */
+static inline void mp__obj_init(void *p, enum mp__kind kind) {
+  struct mp__obj *o = p;
+  o->standalone = 0;
+  o->magic = MP__MAGIC(kind);
+}
+
+/* Create a standalone object: a segment whose object (size bytes) is set
+ * up by init(obj, arg), which must mp__obj_init() it; standalone is set. */
+MP__HIDDEN int mp__obj_create(const char *name, enum mp__kind kind,
+                              size_t size, int (*init)(void *obj, void *arg),
+                              void *arg, void **out);
+/* Close a standalone object mapped here (NULL: 0; else -EINVAL). */
+MP__HIDDEN int mp__obj_close(void *obj, enum mp__kind kind);
+/* Standalone: unlink and close. Embedded: fini(obj) (may refuse with a
+ * negative code), then the head is cleared. NULL: 0. */
+MP__HIDDEN int mp__obj_destroy(void *obj, enum mp__kind kind,
+                               int (*fini)(void *obj));
+/* Name of a standalone object; NULL for embedded, NULL or another kind. */
+MP__HIDDEN const char *mp__obj_name(const void *obj, enum mp__kind kind);
+
+/* The open/close/destroy/name functions of a kind's public API. */
+#define MP__OBJ_LIFECYCLE(type, prefix, kind, fini)                            \
+  int prefix##_open(const char *name, type **out) {                            \
+    return mp__seg_open(name, kind, (void **)out);                             \
+  }                                                                            \
+  int prefix##_close(type *obj) { return mp__obj_close(obj, kind); }           \
+  int prefix##_destroy(type *obj) { return mp__obj_destroy(obj, kind, fini); } \
+  const char *prefix##_name(const type *obj) { return mp__obj_name(obj, kind); }
+
+/* ---- futexes (futex.c): process-shared sleep and wake on a 32-bit word -- */
+
+/* Sleep while *word == expected, until woken or the deadline (NULL: none).
+ * Returns 0 (woken, value changed, or a signal: the caller re-checks) or
+ * -ETIMEDOUT. */
+MP__HIDDEN int mp__futex_wait(_Atomic uint32_t *word, uint32_t expected,
+                              const mp__deadline *d);
+/* Wake up to n sleepers (INT_MAX: all). */
+MP__HIDDEN void mp__futex_wake(_Atomic uint32_t *word, int n);
+
+/* Spin briefly while *word == value, so that a wake-up arriving within a
+ * few microseconds costs no system call. Returns the last value seen. */
+MP__HIDDEN uint32_t mp__spin_while(_Atomic uint32_t *word, uint32_t value);
+
+/* ---- robust mutexes (mutex.c) ------------------------------------------- */
+
+/* A robust, process-shared, error-checking pthread mutex. */
+MP__HIDDEN int mp__mutex_init(pthread_mutex_t *m);
+/* Lock within timeout (mproc/common.h): 0, MP_EOWNERDEAD (locked and made
+ * consistent; the caller repairs what it protects), -EAGAIN (timeout 0),
+ * -ETIMEDOUT, -EDEADLK, -EINVAL (NaN). */
+MP__HIDDEN int mp__mutex_lock(pthread_mutex_t *m, double timeout);
+/* The same with an absolute deadline. */
+MP__HIDDEN int mp__mutex_lock_until(pthread_mutex_t *m, const mp__deadline *d);
+MP__HIDDEN int mp__mutex_unlock(pthread_mutex_t *m);
+/* Destroy unless held: 0 or -EBUSY. */
+MP__HIDDEN int mp__mutex_destroy(pthread_mutex_t *m);
+
+/* ---- locks (lock.c): what Condition needs from Lock and RLock ---------- */
+
+/* Kind of the lock at p: MP__KIND_LOCK, MP__KIND_RLOCK, or 0. */
+MP__HIDDEN enum mp__kind mp__lock_kind(const void *p);
+/* Release a lock held by the caller completely; *depth receives the RLock
+ * depth (1 for a Lock). -EPERM when the caller does not hold it. */
+MP__HIDDEN int mp__lock_release_save(void *p, uint32_t *depth);
+/* Take the lock back (no timeout) and restore depth: 0 or MP_EOWNERDEAD. */
+MP__HIDDEN int mp__lock_acquire_restore(void *p, uint32_t depth);
 
 /* ---- threads (thread.c) -------------------------------------------------- */
 

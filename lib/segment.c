@@ -55,6 +55,10 @@ static const char *const kind_names[MP__KIND_COUNT_] = {
     [MP__KIND_SHM] = "shm",
     [MP__KIND_LOCK] = "lock",
     [MP__KIND_RLOCK] = "rlock",
+    [MP__KIND_EVENT] = "event",
+    [MP__KIND_SEMAPHORE] = "semaphore",
+    [MP__KIND_CONDITION] = "condition",
+    [MP__KIND_BARRIER] = "barrier",
 };
 
 static inline struct seghdr *hdr_of(const void *obj) {

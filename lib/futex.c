@@ -1,0 +1,55 @@
+/*
+ * lib/futex.c - sleeping and waking on a 32-bit word shared by processes.
+ * Waiting never depends on bookkeeping kept by other processes: the kernel
+ * compares the word and queues the sleeper, and a dead sleeper simply
+ * leaves the queue.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* How many times a waiter re-reads the word before it sleeps. Long enough to
+ * catch a wake-up from a process running on another core (a few
+ * microseconds), short enough to cost little when none comes. */
+#define SPIN_ROUNDS 2000
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield");
+#endif
+}
+
+int mp__futex_wait(_Atomic uint32_t *word, uint32_t expected,
+                   const mp__deadline *d) {
+  /* FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC time, so a call
+   * interrupted by a signal is simply made again by the caller's loop. */
+  const struct timespec *at = d && !d->forever ? &d->at : NULL;
+  if (at && mp__deadline_left_ns(d) == 0)
+    return -ETIMEDOUT;
+  long rc = syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT_BITSET, expected,
+                    at, NULL, FUTEX_BITSET_MATCH_ANY);
+  if (rc < 0 && errno == ETIMEDOUT)
+    return -ETIMEDOUT;
+  return 0; /* woken, EAGAIN (value changed) or EINTR: re-check */
+}
+
+void mp__futex_wake(_Atomic uint32_t *word, int n) {
+  syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE, n, NULL, NULL, 0);
+}
+
+uint32_t mp__spin_while(_Atomic uint32_t *word, uint32_t value) {
+  uint32_t v = value;
+  for (int i = 0; i < SPIN_ROUNDS; i++) {
+    v = atomic_load_explicit(word, memory_order_acquire);
+    if (v != value)
+      break;
+    cpu_relax();
+  }
+  return v;
+}
