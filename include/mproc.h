@@ -9,6 +9,8 @@
 #include "mproc/error.h"
 #include "mproc/lock.h"
 #include "mproc/shm.h"
+#include "mproc/sync.h"
+#include "mproc/timer.h"
 #include "mproc/version.h"
 
 #endif /* MPROC_H */

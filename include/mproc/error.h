@@ -39,6 +39,7 @@
   XX(ENOSPC, -ENOSPC, "no space left")                                         \
   XX(EPIPE, -EPIPE, "peer closed")                                             \
   XX(ERANGE, -ERANGE, "value out of range")                                    \
+  XX(EALREADY, -EALREADY, "already started")                                   \
   XX(EDEADLK, -EDEADLK, "would deadlock: caller already holds the lock")       \
   XX(ENAMETOOLONG, -ENAMETOOLONG, "name too long")                             \
   XX(ENOSYS, -ENOSYS, "not supported on this system")                          \

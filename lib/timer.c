@@ -1,0 +1,111 @@
+/*
+ * lib/timer.c - Timer (threading.Timer): a thread that waits on a private
+ * Event for `interval` seconds and calls fn unless the Event was set by
+ * cancel. A second Event tells joiners that the thread is done.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+struct mp_timer {
+  double interval;
+  mp_timer_fn fn;
+  void *arg;
+  pid_t pid;             /* the owning process */
+  pthread_t thread;
+  _Atomic int started;   /* 1 once start succeeded */
+  _Atomic int fired;     /* 1 once fn returned */
+  mp_event cancelled;    /* set by cancel */
+  mp_event finished;     /* set by the thread as it ends */
+};
+
+int mp_timer_create(double interval, mp_timer_fn fn, void *arg,
+                    mp_timer **out) {
+  if (!out)
+    return -EINVAL;
+  *out = NULL;
+  if (!fn || interval != interval || interval < 0)
+    return -EINVAL;
+  mp_timer *t = calloc(1, sizeof *t);
+  if (!t)
+    return -ENOMEM;
+  t->interval = interval;
+  t->fn = fn;
+  t->arg = arg;
+  t->pid = getpid();
+  mp_event_init(&t->cancelled);
+  mp_event_init(&t->finished);
+  *out = t;
+  return 0;
+}
+
+static void *run(void *arg) {
+  mp_timer *t = arg;
+  /* 0: cancelled; -ETIMEDOUT (or -EAGAIN for interval 0): time to fire. */
+  if (mp_event_wait(&t->cancelled, t->interval) != 0) {
+    t->fn(t->arg);
+    atomic_store(&t->fired, 1);
+  }
+  mp_event_set(&t->finished);
+  return NULL;
+}
+
+/* Refuse a NULL timer or one of another process. */
+static int check(const mp_timer *t) {
+  if (!t)
+    return -EINVAL;
+  return t->pid == getpid() ? 0 : -EPERM;
+}
+
+int mp_timer_start(mp_timer *t) {
+  int rc = check(t);
+  if (rc < 0)
+    return rc;
+  int expected = 0;
+  if (!atomic_compare_exchange_strong(&t->started, &expected, 1))
+    return -EALREADY;
+  rc = pthread_create(&t->thread, NULL, run, t);
+  if (rc) {
+    atomic_store(&t->started, 0);
+    return rc == EAGAIN ? -EAGAIN : -rc;
+  }
+  return 0;
+}
+
+int mp_timer_cancel(mp_timer *t) {
+  int rc = check(t);
+  return rc < 0 ? rc : mp_event_set(&t->cancelled);
+}
+
+int mp_timer_join(mp_timer *t, double timeout) {
+  int rc = check(t);
+  if (rc < 0)
+    return rc;
+  if (!atomic_load(&t->started) || timeout != timeout)
+    return -EINVAL;
+  if (pthread_equal(pthread_self(), t->thread))
+    return -EDEADLK;
+  return mp_event_wait(&t->finished, timeout);
+}
+
+int mp_timer_fired(const mp_timer *t) {
+  return t ? atomic_load(&t->fired) : -EINVAL;
+}
+
+int mp_timer_destroy(mp_timer *t) {
+  if (!t)
+    return 0;
+  int rc = check(t);
+  if (rc < 0)
+    return rc;
+  if (atomic_load(&t->started)) {
+    if (pthread_equal(pthread_self(), t->thread))
+      return -EDEADLK;
+    mp_event_set(&t->cancelled);
+    pthread_join(t->thread, NULL);
+  }
+  free(t);
+  return 0;
+}
