@@ -31,6 +31,7 @@ Suite *error_suite(void);
 Suite *deadline_suite(void);
 Suite *shm_suite(void);
 Suite *lock_suite(void);
+Suite *sync_kill_suite(void);
 
 /* ---- helpers (util.c) ---------------------------------------------------- */
 
@@ -48,6 +49,10 @@ void t_kill(pid_t pid);
 void t_pipe(int fds[2]);
 void t_send(int fd);
 bool t_recv(int fd);
+
+/* Wait (at most 10 s) until process pid sleeps in the kernel (state S),
+ * e.g. in a futex wait; false if it never did or died. */
+bool t_wait_sleeping(pid_t pid);
 
 /* Seconds on CLOCK_MONOTONIC. */
 double t_now(void);

@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -54,6 +55,25 @@ bool t_recv(int fd) {
   while (n < 0 && errno == EINTR);
   char c;
   return n == 1 && read(fd, &c, 1) == 1;
+}
+
+bool t_wait_sleeping(pid_t pid) {
+  char path[64], buf[512];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  for (double t0 = t_now(); t_now() - t0 < 10.0; sched_yield()) {
+    FILE *f = fopen(path, "r");
+    if (!f)
+      return false;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')');
+    if (p && p[1] == ' ' && p[2] == 'S')
+      return true;
+    if (p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X'))
+      return false;
+  }
+  return false;
 }
 
 double t_now(void) {
