@@ -8,6 +8,7 @@
 #include "mproc/common.h"
 #include "mproc/error.h"
 #include "mproc/lock.h"
+#include "mproc/process.h"
 #include "mproc/shm.h"
 #include "mproc/sync.h"
 #include "mproc/timer.h"

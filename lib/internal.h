@@ -188,6 +188,47 @@ static inline uint64_t mp__thread_token(void) {
 /* True when this fallible step must fail (MPROC_FAULT=N, tests only). */
 MP__HIDDEN bool mp__fault(void);
 
+/* ---- child processes (process.c, spawn.c, forkserver.c) --------------- */
+
+/* What a spawned or forkserver child needs to know, sent in a memfd. */
+struct mp__child_spec {
+  const char *entry;    /* registered entry name */
+  const char *name;     /* process name */
+  const char *identity; /* "1:2": for the names of its own children */
+  int daemon;
+  pid_t parent;         /* the process that started it */
+  const void *arg;      /* arg_len bytes for the entry */
+  size_t arg_len;
+};
+
+/* Write spec into a new memfd positioned at 0; the fd, or -errno. */
+MP__HIDDEN int mp__spec_write(const struct mp__child_spec *spec);
+/* In a new child: read the spec in fd (closed), set up the process and
+ * dispatch its entry as soon as it is registered. real_parent is the pid
+ * getppid() must show (the server for forkserver children). */
+MP__HIDDEN void mp__child_adopt(int fd, pid_t real_parent);
+/* The registered name of fn (copied into buf), or -ENOENT. */
+MP__HIDDEN int mp__entry_name(mp_target fn, char *buf, size_t len);
+/* posix_spawn this program's executable with its argv, env + `extra`, fd
+ * inherited, signals unblocked and at their defaults. */
+MP__HIDDEN int mp__spawn_self(const char *extra_env, int fd, pid_t *pid);
+/* Start a child by spawn / by the forkserver; *pid receives its pid. */
+MP__HIDDEN int mp__spawn_start(const struct mp__child_spec *spec, pid_t *pid);
+MP__HIDDEN int mp__forkserver_start(const struct mp__child_spec *spec,
+                                    pid_t *pid);
+/* Exit code (Python style) of forkserver child pid, once the server
+ * reported it: 0, -ETIMEDOUT, -ECHILD (the server is gone). */
+MP__HIDDEN int mp__forkserver_status(pid_t pid, const mp__deadline *d,
+                                     int *code);
+/* Set up the library state of a new child process. */
+MP__HIDDEN void mp__child_setup(const char *name, const char *identity,
+                                int daemon, pid_t parent, pid_t real_parent);
+/* Leave a child process with code: its own cleanup, then _exit (forked)
+ * or exit (spawned: a fresh program whose atexit handlers are its own). */
+MP__HIDDEN _Noreturn void mp__child_exit(int code, bool forked);
+/* Unlink the names this process created (segment.c; also at exit). */
+MP__HIDDEN void mp__seg_exit_cleanup(void);
+
 /* ---- processes (procinfo.c) -------------------------------------------- */
 
 /* Start time of process pid (clock ticks after boot, /proc/PID/stat field

@@ -143,7 +143,7 @@ static int path_of(char *path, size_t len, const char *name) {
 }
 
 /* At exit: unlink the names this very process created and still owns. */
-static void unlink_created_at_exit(void) {
+void mp__seg_exit_cleanup(void) {
   pid_t me = getpid();
   uint64_t my_start = mp__proc_start_time(me);
   reg_lock();
@@ -169,7 +169,7 @@ static void unlink_created_at_exit(void) {
   reg_unlock();
 }
 
-static void register_exit_handler(void) { atexit(unlink_created_at_exit); }
+static void register_exit_handler(void) { atexit(mp__seg_exit_cleanup); }
 
 static int reg_add_name(const char *name) {
   pthread_once(&exit_once, register_exit_handler);
