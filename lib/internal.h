@@ -205,7 +205,8 @@ struct mp__child_spec {
 MP__HIDDEN int mp__spec_write(const struct mp__child_spec *spec);
 /* In a new child: read the spec in fd (closed), set up the process and
  * dispatch its entry as soon as it is registered. real_parent is the pid
- * getppid() must show (the server for forkserver children). */
+ * getppid() must show: the server for forkserver children, 0 for the
+ * spawning parent named in the spec. */
 MP__HIDDEN void mp__child_adopt(int fd, pid_t real_parent);
 /* The registered name of fn (copied into buf), or -ENOENT. */
 MP__HIDDEN int mp__entry_name(mp_target fn, char *buf, size_t len);

@@ -379,14 +379,15 @@ static int send_signal(mp_process *p, int sig) {
   if (rc < 0)
     return rc;
   pthread_mutex_lock(&p->mu);
-  if (p->state == NEW)
+  if (p->state == NEW) {
     rc = -EINVAL;
-  else if (p->state == RUNNING) /* a zombie's pid cannot be reused yet */
+  } else if (p->state == RUNNING) { /* a zombie's pid cannot be reused yet */
     rc = p->pidfd >= 0 ? (int)syscall(SYS_pidfd_send_signal, p->pidfd, sig,
                                       NULL, 0)
                        : kill(p->pid, sig);
-  if (rc < 0)
-    rc = errno == ESRCH ? 0 : -errno;
+    if (rc < 0)
+      rc = errno == ESRCH ? 0 : -errno;
+  }
   pthread_mutex_unlock(&p->mu);
   return rc;
 }
@@ -472,8 +473,28 @@ int mp_wait(const int *fds, size_t n, double timeout, unsigned char *ready) {
 
 /* ---- the child side -------------------------------------------------------- */
 
+/* A child starts with the dispositions an exec would give it: handlers
+ * back to the default (or e.g. an inherited SIGTERM handler would keep
+ * terminate() from ending it), ignored signals still ignored - except
+ * SIGCHLD, whose being ignored would take its own children's exit codes. */
+static void reset_signals(void) {
+  for (int sig = 1; sig < NSIG; sig++) {
+    struct sigaction sa;
+    if (sig == SIGKILL || sig == SIGSTOP || sigaction(sig, NULL, &sa) < 0)
+      continue;
+    bool handled = (sa.sa_flags & SA_SIGINFO) || (sa.sa_handler != SIG_DFL &&
+                                                  sa.sa_handler != SIG_IGN);
+    if (handled || (sig == SIGCHLD && sa.sa_handler == SIG_IGN)) {
+      memset(&sa, 0, sizeof sa);
+      sa.sa_handler = SIG_DFL;
+      sigaction(sig, &sa, NULL);
+    }
+  }
+}
+
 void mp__child_setup(const char *name, const char *identity, int daemon,
                      pid_t parent, pid_t real_parent) {
+  reset_signals();
   /* The parent's children are not ours: forget them (the handles are the
    * parent's memory). */
   self.nkids = 0;

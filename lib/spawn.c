@@ -209,7 +209,10 @@ void mp__child_adopt(int fd, pid_t real_parent) {
   if (entry[w.entry_len - 1] || name[w.name_len - 1] ||
       identity[w.identity_len - 1])
     child_fail("bad child spec");
-  mp__child_setup(name, identity, w.daemon, (pid_t)w.parent, real_parent);
+  /* A spawned child's real parent is the one that spawned it, read from the
+   * spec - not getppid(), which is already 1 if that parent has died. */
+  mp__child_setup(name, identity, w.daemon, (pid_t)w.parent,
+                  real_parent ? real_parent : (pid_t)w.parent);
   snprintf(child.entry, sizeof child.entry, "%s", entry);
   child.buf = buf;
   child.arg = w.arg_len ? arg : NULL;
@@ -226,7 +229,7 @@ __attribute__((constructor)) static void spawn_child_init(void) {
     return;
   int fd = atoi(v);
   unsetenv(ENV_SPAWN);
-  mp__child_adopt(fd, getppid());
+  mp__child_adopt(fd, 0);
 }
 
 /* ---- spawning ------------------------------------------------------------- */
@@ -284,9 +287,8 @@ int mp__spawn_self(const char *extra_env, int fd, pid_t *pid) {
 
   posix_spawn_file_actions_t fa;
   posix_spawnattr_t attr;
-  sigset_t none, all;
+  sigset_t none;
   sigemptyset(&none);
-  sigfillset(&all);
   posix_spawn_file_actions_init(&fa);
   posix_spawnattr_init(&attr);
   /* dup2 onto itself clears close-on-exec in the child (glibc >= 2.29). */
@@ -294,7 +296,11 @@ int mp__spawn_self(const char *extra_env, int fd, pid_t *pid) {
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK |
                                       POSIX_SPAWN_SETSIGDEF);
   posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &all);
+  /* exec resets handlers itself; an ignored SIGCHLD must not survive it. */
+  sigset_t chld;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  posix_spawnattr_setsigdefault(&attr, &chld);
   int rc = posix_spawn(pid, exe, &fa, &attr, argv, envp);
   posix_spawnattr_destroy(&attr);
   posix_spawn_file_actions_destroy(&fa);

@@ -31,7 +31,10 @@ Suite *error_suite(void);
 Suite *deadline_suite(void);
 Suite *shm_suite(void);
 Suite *lock_suite(void);
+Suite *sync_suite(void);
+Suite *timer_suite(void);
 Suite *sync_kill_suite(void);
+Suite *process_suite(void);
 
 /* ---- helpers (util.c) ---------------------------------------------------- */
 
@@ -49,6 +52,8 @@ void t_kill(pid_t pid);
 void t_pipe(int fds[2]);
 void t_send(int fd);
 bool t_recv(int fd);
+/* Read exactly len bytes (waiting at most 10 s). */
+bool t_recv_bytes(int fd, void *buf, size_t len);
 
 /* Wait (at most 10 s) until process pid sleeps in the kernel (state S),
  * e.g. in a futex wait; false if it never did or died. */

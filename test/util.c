@@ -76,6 +76,23 @@ bool t_wait_sleeping(pid_t pid) {
   return false;
 }
 
+bool t_recv_bytes(int fd, void *buf, size_t len) {
+  char *c = buf;
+  while (len > 0) {
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    if (poll(&p, 1, 10000) != 1)
+      return false;
+    ssize_t n = read(fd, c, len);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return false;
+    c += n;
+    len -= (size_t)n;
+  }
+  return true;
+}
+
 double t_now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
