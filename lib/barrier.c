@@ -1,12 +1,13 @@
 /*
  * lib/barrier.c - Barrier. Arrivals are counted under a robust mutex; the
  * waiters sleep on a futex word `gen` that every end of a cycle (release or
- * break) advances by 2, bit 0 saying someone sleeps. `done` records the gen
- * that the last *successful* release produced: a waiter whose cycle started
- * at gen g was released iff done == g + 2 (a new cycle cannot complete
- * without it, so the value cannot have moved on). A waiter that times out
- * breaks the barrier, as in Python; a process that dies holding the mutex
- * leaves the barrier broken rather than half-updated.
+ * break) advances by 2, bit 0 saying someone sleeps. `history` keeps how
+ * each of the last 64 cycles ended (bit set: released), so a waiter that
+ * wakes late - other threads may already have run further cycles, as when
+ * more threads than parties share a barrier - still learns how its own
+ * cycle ended. A waiter that times out breaks the barrier, as in Python; a
+ * process that dies holding the mutex leaves the barrier broken rather than
+ * half-updated.
  */
 #include "internal.h"
 
@@ -22,7 +23,7 @@ struct barrier_state {
   uint32_t parties;
   _Atomic uint32_t count;  /* arrived in this cycle */
   _Atomic uint32_t gen;    /* futex word */
-  _Atomic uint32_t done;   /* gen after the last successful release */
+  _Atomic uint64_t history; /* bit (gen / 2) % 64: that cycle released */
   _Atomic uint32_t broken; /* 1 until reset */
 };
 _Static_assert(sizeof(struct barrier_state) <= sizeof(mp_barrier), "size");
@@ -38,7 +39,7 @@ static int init(void *obj, void *arg) {
   b->parties = parties;
   atomic_store(&b->count, 0);
   atomic_store(&b->gen, 0);
-  atomic_store(&b->done, 0);
+  atomic_store(&b->history, 0);
   atomic_store(&b->broken, 0);
   mp__obj_init(b, MP__KIND_BARRIER);
   return 0;
@@ -66,13 +67,16 @@ int mp_barrier_init(mp_barrier *b, unsigned parties) {
   return b ? init(b, &parties) : -EINVAL;
 }
 
-/* End the current cycle (mutex held): waiters wake and read `done`. */
+static uint64_t cycle_bit(uint32_t gen) { return 1ull << ((gen / STEP) % 64); }
+
+/* End the current cycle (mutex held): waiters wake and read `history`. */
 static void end_cycle(struct barrier_state *b, bool released) {
   uint32_t w = atomic_load(&b->gen);
   uint32_t next = (w + STEP) & ~SLEEPERS;
   atomic_store(&b->count, 0);
-  if (released)
-    atomic_store_explicit(&b->done, next, memory_order_relaxed);
+  uint64_t h = atomic_load_explicit(&b->history, memory_order_relaxed);
+  h = released ? h | cycle_bit(w) : h & ~cycle_bit(w);
+  atomic_store_explicit(&b->history, h, memory_order_relaxed);
   atomic_store_explicit(&b->gen, next, memory_order_release);
   if (w & SLEEPERS)
     mp__futex_wake(&b->gen, INT_MAX);
@@ -121,7 +125,6 @@ static int wait_action(struct barrier_state *b, double timeout,
     return rc;
   }
   uint32_t w = atomic_load(&b->gen) | SLEEPERS;
-  uint32_t released = (w & ~SLEEPERS) + STEP;
   atomic_store(&b->gen, w);
   mp__mutex_unlock(&b->mutex);
 
@@ -138,7 +141,8 @@ static int wait_action(struct barrier_state *b, double timeout,
       break;
     }
   }
-  return atomic_load_explicit(&b->done, memory_order_relaxed) == released
+  return atomic_load_explicit(&b->history, memory_order_relaxed) &
+                 cycle_bit(w)
              ? 0
              : MP_EBROKEN;
 }

@@ -32,8 +32,8 @@ static int init_with(struct cond_state *c, void *lock) {
     if (rc < 0)
       return rc;
     lock = &c->own;
-  } else if (!mp__lock_kind(lock)) {
-    return -EINVAL;
+  } else if (!mp__lock_kind(lock) || !mp__same_mapping(c, lock)) {
+    return -EINVAL; /* the offset would not hold in another process */
   }
   atomic_store(&c->seq, 0);
   c->lock_off = (char *)lock - (char *)c;
@@ -61,11 +61,12 @@ static void *lock_of(struct cond_state *c) {
   return (char *)c + c->lock_off;
 }
 
-/* 1 when the caller holds the condition's lock. */
-static int owned(struct cond_state *c) {
+/* True when the caller holds the condition's lock (false too when the
+ * lock was destroyed under it). */
+static bool owned(struct cond_state *c) {
   void *l = lock_of(c);
-  return mp__lock_kind(l) == MP__KIND_LOCK ? mp_lock_is_owned(l)
-                                           : mp_rlock_is_owned(l);
+  return (mp__lock_kind(l) == MP__KIND_LOCK ? mp_lock_is_owned(l)
+                                            : mp_rlock_is_owned(l)) == 1;
 }
 
 int mp_condition_create(const char *name, mp_condition **out) {
@@ -145,7 +146,9 @@ int mp_condition_wait_for(mp_condition *cp, mp_condition_pred pred, void *ctx,
     return -EPERM;
   int owner_died = 0;
   for (;;) {
-    if (pred(ctx))
+    /* Owner death is reported whatever the predicate says: the caller holds
+     * a lock whose data may be half-updated. */
+    if (pred(ctx) || owner_died)
       return owner_died ? MP_EOWNERDEAD : 0;
     if (timeout == 0)
       return -EAGAIN;
@@ -163,7 +166,7 @@ static int notify(mp_condition *cp, int n) {
   struct cond_state *c = cond(cp);
   if (!c || n < 1)
     return -EINVAL;
-  if (owned(c) != 1)
+  if (!owned(c))
     return -EPERM;
   uint32_t w = atomic_load(&c->seq);
   if (!(w & SLEEPERS))

@@ -8,7 +8,9 @@
  * registered, exactly as a spawned child does - without the exec.
  *
  * The children are the server's, so it reaps them and reports each exit
- * code over the socket; the requester polls a pidfd and reads the code.
+ * code over the socket. It also sends a pidfd for each child, opened before
+ * it could reap it (a pid the requester opened itself could already be
+ * reaped, even reused): that is the child's sentinel.
  * The server dies with the requester (PR_SET_PDEATHSIG) and daemon children
  * die with the server; it exits when the requester closes the socket.
  */
@@ -23,6 +25,7 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -87,8 +90,8 @@ static int send_msg(int sock, int type, pid_t pid, int value, int fd) {
   return n == (ssize_t)sizeof m ? 0 : n < 0 ? -errno : -EIO;
 }
 
-/* Receive one message (and a passed fd into *fd, if fd). 0, -ECHILD (peer
- * gone), -ETIMEDOUT, -errno. */
+/* Receive one message; a passed fd goes to *fd (-1 if none), or is closed
+ * when fd is NULL. 0, -ECHILD (peer gone), -ETIMEDOUT, -errno. */
 static int recv_msg(int sock, struct msg *m, int *fd, const mp__deadline *d) {
   union {
     char buf[CMSG_SPACE(sizeof(int))];
@@ -118,12 +121,14 @@ static int recv_msg(int sock, struct msg *m, int *fd, const mp__deadline *d) {
       return -ECHILD;
     if (n < 0)
       return -errno;
-    if (fd) {
-      *fd = -1;
-      struct cmsghdr *c = CMSG_FIRSTHDR(&h);
-      if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
-        memcpy(fd, CMSG_DATA(c), sizeof *fd);
-    }
+    int got = -1;
+    struct cmsghdr *c = CMSG_FIRSTHDR(&h);
+    if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+      memcpy(&got, CMSG_DATA(c), sizeof got);
+    if (fd)
+      *fd = got;
+    else if (got >= 0)
+      close(got);
     return n == (ssize_t)sizeof *m ? 0 : -EIO;
   }
 }
@@ -167,7 +172,8 @@ static int keep_status_locked(const struct msg *m) {
   return 0;
 }
 
-int mp__forkserver_start(const struct mp__child_spec *spec, pid_t *pid) {
+int mp__forkserver_start(const struct mp__child_spec *spec, pid_t *pid,
+                         int *pidfd) {
   int fd = mp__spec_write(spec);
   if (fd < 0)
     return fd;
@@ -183,11 +189,15 @@ int mp__forkserver_start(const struct mp__child_spec *spec, pid_t *pid) {
   close(fd);
   mp__deadline forever = {.forever = true};
   struct msg m;
-  while (rc == 0 && (rc = recv_msg(fs.sock, &m, NULL, &forever)) == 0) {
+  int got;
+  while (rc == 0 && (rc = recv_msg(fs.sock, &m, &got, &forever)) == 0) {
     if (m.type == MSG_STARTED) {
       *pid = m.pid;
+      *pidfd = got;
       break;
     }
+    if (got >= 0)
+      close(got);
     if (m.type == MSG_ERROR) {
       rc = m.value < 0 ? m.value : -EIO;
       break;
@@ -200,23 +210,39 @@ int mp__forkserver_start(const struct mp__child_spec *spec, pid_t *pid) {
 }
 
 int mp__forkserver_status(pid_t pid, const mp__deadline *d, int *code) {
-  pthread_mutex_lock(&fs.mu);
-  int rc = fs.sock < 0 ? -ECHILD : 0;
-  while (rc == 0) {
+  mp__deadline now;
+  mp__deadline_init(&now, 0);
+  for (;;) {
+    /* Under the lock: take what has arrived, look for pid. */
+    pthread_mutex_lock(&fs.mu);
+    int rc = fs.sock < 0 ? -ECHILD : 0;
+    struct msg m;
+    while (rc == 0 && (rc = recv_msg(fs.sock, &m, NULL, &now)) == 0)
+      if (m.type == MSG_EXIT)
+        rc = keep_status_locked(&m);
     size_t i;
     for (i = 0; i < fs.n && fs.done[i].pid != pid; i++)
       ;
     if (i < fs.n) {
       *code = fs.done[i].code;
       fs.done[i] = fs.done[--fs.n];
-      break;
+      rc = 0;
+    } else if (rc == -ETIMEDOUT) {
+      rc = 1; /* nothing yet */
     }
-    struct msg m;
-    if ((rc = recv_msg(fs.sock, &m, NULL, d)) == 0 && m.type == MSG_EXIT)
-      rc = keep_status_locked(&m);
+    int sock = fs.sock;
+    pthread_mutex_unlock(&fs.mu);
+    if (rc <= 0)
+      return rc;
+    /* Without it: sleep until something arrives (others may take it). */
+    int64_t left = mp__deadline_left_ns(d);
+    if (left == 0)
+      return -ETIMEDOUT;
+    struct timespec ts = {(time_t)(left / 1000000000),
+                          (long)(left % 1000000000)};
+    struct pollfd p = {.fd = sock, .events = POLLIN};
+    ppoll(&p, 1, d->forever ? NULL : &ts, NULL);
   }
-  pthread_mutex_unlock(&fs.mu);
-  return rc;
 }
 
 /* ---- server ------------------------------------------------------------------ */
@@ -276,7 +302,11 @@ static void serve(int sock, pid_t requester) {
     }
     int err = errno;
     close(fd);
-    send_msg(sock, pid > 0 ? MSG_STARTED : MSG_ERROR, pid, -err, -1);
+    /* Opened before this loop can reap the child: it is the right one. */
+    int pidfd = pid > 0 ? (int)syscall(SYS_pidfd_open, pid, 0) : -1;
+    send_msg(sock, pid > 0 ? MSG_STARTED : MSG_ERROR, pid, -err, pidfd);
+    if (pidfd >= 0)
+      close(pidfd);
   }
 }
 

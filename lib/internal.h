@@ -80,6 +80,11 @@ MP__HIDDEN int mp__seg_close(void *obj);
 /* Remove the name of the segment holding obj (mapped here). */
 MP__HIDDEN int mp__seg_unlink(void *obj);
 
+/* True when a and b lie in the same mapping of this process (so their
+ * distance is the same in every process that maps it). Reads
+ * /proc/self/maps; false when it cannot. */
+MP__HIDDEN bool mp__same_mapping(const void *a, const void *b);
+
 /* Name and object size of the segment holding obj, mapped here. */
 MP__HIDDEN const char *mp__seg_name(const void *obj);
 MP__HIDDEN size_t mp__seg_size(const void *obj);
@@ -213,12 +218,14 @@ MP__HIDDEN int mp__entry_name(mp_target fn, char *buf, size_t len);
 /* posix_spawn this program's executable with its argv, env + `extra`, fd
  * inherited, signals unblocked and at their defaults. */
 MP__HIDDEN int mp__spawn_self(const char *extra_env, int fd, pid_t *pid);
-/* Start a child by spawn / by the forkserver; *pid receives its pid. */
+/* Start a child by spawn / by the forkserver; *pid receives its pid (and
+ * *pidfd a pidfd the server opened, or -1). */
 MP__HIDDEN int mp__spawn_start(const struct mp__child_spec *spec, pid_t *pid);
 MP__HIDDEN int mp__forkserver_start(const struct mp__child_spec *spec,
-                                    pid_t *pid);
+                                    pid_t *pid, int *pidfd);
 /* Exit code (Python style) of forkserver child pid, once the server
- * reported it: 0, -ETIMEDOUT, -ECHILD (the server is gone). */
+ * reported it (waiting until d; a passed deadline only looks): 0,
+ * -ETIMEDOUT, -ECHILD (the server is gone). */
 MP__HIDDEN int mp__forkserver_status(pid_t pid, const mp__deadline *d,
                                      int *code);
 /* Set up the library state of a new child process. */

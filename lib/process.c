@@ -116,15 +116,12 @@ static void reap_locked(mp_process *p, const mp__deadline *d) {
   if (p->state != RUNNING)
     return;
   if (p->method == MP_START_FORKSERVER) {
-    /* Not our child: its server reports the exit code once it ended. */
-    struct timespec zero = {0, 0};
-    if (!pidfd_ready(p->pidfd, &zero))
-      return;
-    mp__deadline soon;
-    mp__deadline_init(&soon, 5.0);
-    if (mp__forkserver_status(p->pid, d ? d : &soon, &p->exitcode) == 0 ||
-        !d)
-      p->state = DONE; /* a vanished server: code stays unknown (0) */
+    /* Not our child: its server reaps it and reports the exit code. */
+    mp__deadline now;
+    mp__deadline_init(&now, 0);
+    int rc = mp__forkserver_status(p->pid, d ? d : &now, &p->exitcode);
+    if (rc == 0 || rc == -ECHILD) /* -ECHILD: the server vanished */
+      p->state = DONE;
     return;
   }
   siginfo_t si;
@@ -289,8 +286,9 @@ static int start_other(mp_process *p) {
       .arg_len = p->arg_size,
   };
   fflush(NULL);
-  return p->method == MP_START_SPAWN ? mp__spawn_start(&spec, &p->pid)
-                                     : mp__forkserver_start(&spec, &p->pid);
+  return p->method == MP_START_SPAWN
+             ? mp__spawn_start(&spec, &p->pid)
+             : mp__forkserver_start(&spec, &p->pid, &p->pidfd);
 }
 
 int mp_process_start(mp_process *p) {
@@ -309,7 +307,8 @@ int mp_process_start(mp_process *p) {
   }
   if (rc == 0) {
     p->state = RUNNING;
-    p->pidfd = (int)syscall(SYS_pidfd_open, p->pid, 0); /* O_CLOEXEC */
+    if (p->method != MP_START_FORKSERVER) /* our child: not reaped yet */
+      p->pidfd = (int)syscall(SYS_pidfd_open, p->pid, 0); /* O_CLOEXEC */
   }
   pthread_mutex_unlock(&p->mu);
   return rc;
@@ -328,20 +327,25 @@ int mp_process_join(mp_process *p, double timeout) {
     return -EINVAL;
   for (long backoff_us = 100;; backoff_us = backoff_us < 10000 ? backoff_us * 2
                                                                 : 10000) {
-    if (reap(p))
+    if (p->method == MP_START_FORKSERVER) { /* the server's word is final */
+      pthread_mutex_lock(&p->mu);
+      reap_locked(p, &d);
+      st = p->state;
+      pthread_mutex_unlock(&p->mu);
+      if (st == DONE)
+        return 0;
+    } else if (reap(p)) {
       return 0;
+    }
     int64_t left = mp__deadline_left_ns(&d);
     if (left == 0)
       return timeout == 0 ? -EAGAIN : -ETIMEDOUT;
-    if (p->pidfd >= 0) {
+    if (p->method == MP_START_FORKSERVER) {
+      continue;
+    } else if (p->pidfd >= 0) {
       struct timespec ts = {(time_t)(left / 1000000000),
                             (long)(left % 1000000000)};
-      if (pidfd_ready(p->pidfd, d.forever ? NULL : &ts) &&
-          p->method == MP_START_FORKSERVER) {
-        pthread_mutex_lock(&p->mu);
-        reap_locked(p, &d);
-        pthread_mutex_unlock(&p->mu);
-      }
+      pidfd_ready(p->pidfd, d.forever ? NULL : &ts);
     } else {
       /* No pidfd (old kernel): poll with a growing pause. */
       usleep((useconds_t)(left / 1000 < backoff_us ? left / 1000 : backoff_us));

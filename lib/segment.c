@@ -413,6 +413,37 @@ int mp__seg_unlink(void *obj) {
   return unlink(path) < 0 ? -errno : 0;
 }
 
+bool mp__same_mapping(const void *a, const void *b) {
+  uintptr_t x = (uintptr_t)a, y = (uintptr_t)b;
+  FILE *f = fopen("/proc/self/maps", "re");
+  if (!f)
+    return false;
+  /* Lines: "start-end perms offset dev inode path". Adjacent lines of one
+   * mapping (split by mprotect) count as one: same inode, and for a file
+   * the offset running on. */
+  char line[512];
+  bool found = false, in_x = false, in_y = false;
+  unsigned long long plo = 0, phi = 0, poff = 0, pino = 0;
+  while (!found && fgets(line, sizeof line, f)) {
+    unsigned long long lo, hi, off, ino;
+    if (sscanf(line, "%llx-%llx %*s %llx %*s %llu", &lo, &hi, &off, &ino) != 4)
+      continue;
+    bool continues = lo == phi && ino == pino &&
+                     (ino == 0 || off == poff + (phi - plo));
+    if (!continues)
+      in_x = in_y = false;
+    in_x = in_x || (x >= lo && x < hi);
+    in_y = in_y || (y >= lo && y < hi);
+    found = in_x && in_y;
+    plo = lo;
+    phi = hi;
+    poff = off;
+    pino = ino;
+  }
+  fclose(f);
+  return found;
+}
+
 const char *mp__seg_name(const void *obj) { return hdr_of(obj)->name; }
 
 size_t mp__seg_size(const void *obj) { return hdr_of(obj)->obj_size; }

@@ -12,7 +12,8 @@ struct sem_state {
   struct mp__obj head;
   _Atomic uint32_t value;
   _Atomic uint32_t sleepers;
-  uint32_t bound; /* BoundedSemaphore: the initial value; else 0 */
+  uint32_t bound;   /* the largest value: the initial one if bounded */
+  uint32_t bounded; /* 1 for a BoundedSemaphore */
 };
 _Static_assert(sizeof(struct sem_state) <= sizeof(mp_semaphore), "size");
 
@@ -30,7 +31,8 @@ static int init(void *obj, void *arg) {
   struct sem_arg *a = arg;
   atomic_store(&s->value, (uint32_t)a->value);
   atomic_store(&s->sleepers, 0);
-  s->bound = a->flags & MP_SEMAPHORE_BOUNDED ? (uint32_t)a->value : 0;
+  s->bounded = (a->flags & MP_SEMAPHORE_BOUNDED) != 0;
+  s->bound = s->bounded ? (uint32_t)a->value : MP_SEMAPHORE_MAX;
   mp__obj_init(s, MP__KIND_SEMAPHORE);
   return 0;
 }
@@ -97,10 +99,8 @@ int mp_semaphore_release(mp_semaphore *sp, int n) {
     return -EINVAL;
   uint32_t v = atomic_load(&s->value);
   do {
-    if (s->bound && v + (uint64_t)n > s->bound)
-      return -ERANGE;
-    if (v + (uint64_t)n > MP_SEMAPHORE_MAX)
-      return -EOVERFLOW;
+    if (v + (uint64_t)n > s->bound)
+      return s->bounded ? -ERANGE : -EOVERFLOW;
   } while (!atomic_compare_exchange_weak(&s->value, &v, v + (uint32_t)n));
   if (atomic_load(&s->sleepers) > 0)
     mp__futex_wake(&s->value, n);

@@ -14,8 +14,9 @@ struct mp_timer {
   mp_timer_fn fn;
   void *arg;
   pid_t pid;             /* the owning process */
+  pthread_mutex_t mu;   /* start against join and destroy */
   pthread_t thread;
-  _Atomic int started;   /* 1 once start succeeded */
+  _Atomic int started;   /* 1 once the thread exists */
   _Atomic int fired;     /* 1 once fn returned */
   mp_event cancelled;    /* set by cancel */
   mp_event finished;     /* set by the thread as it ends */
@@ -35,6 +36,7 @@ int mp_timer_create(double interval, mp_timer_fn fn, void *arg,
   t->fn = fn;
   t->arg = arg;
   t->pid = getpid();
+  pthread_mutex_init(&t->mu, NULL);
   mp_event_init(&t->cancelled);
   mp_event_init(&t->finished);
   *out = t;
@@ -63,15 +65,13 @@ int mp_timer_start(mp_timer *t) {
   int rc = check(t);
   if (rc < 0)
     return rc;
-  int expected = 0;
-  if (!atomic_compare_exchange_strong(&t->started, &expected, 1))
-    return -EALREADY;
-  rc = pthread_create(&t->thread, NULL, run, t);
-  if (rc) {
-    atomic_store(&t->started, 0);
-    return rc == EAGAIN ? -EAGAIN : -rc;
-  }
-  return 0;
+  pthread_mutex_lock(&t->mu);
+  if (atomic_load(&t->started))
+    rc = -EALREADY;
+  else if ((rc = -pthread_create(&t->thread, NULL, run, t)) == 0)
+    atomic_store(&t->started, 1);
+  pthread_mutex_unlock(&t->mu);
+  return rc;
 }
 
 int mp_timer_cancel(mp_timer *t) {
@@ -83,11 +83,12 @@ int mp_timer_join(mp_timer *t, double timeout) {
   int rc = check(t);
   if (rc < 0)
     return rc;
-  if (!atomic_load(&t->started) || timeout != timeout)
-    return -EINVAL;
-  if (pthread_equal(pthread_self(), t->thread))
-    return -EDEADLK;
-  return mp_event_wait(&t->finished, timeout);
+  pthread_mutex_lock(&t->mu);
+  rc = !atomic_load(&t->started) || timeout != timeout ? -EINVAL
+       : pthread_equal(pthread_self(), t->thread)      ? -EDEADLK
+                                                       : 0;
+  pthread_mutex_unlock(&t->mu);
+  return rc < 0 ? rc : mp_event_wait(&t->finished, timeout);
 }
 
 int mp_timer_fired(const mp_timer *t) {
@@ -100,12 +101,18 @@ int mp_timer_destroy(mp_timer *t) {
   int rc = check(t);
   if (rc < 0)
     return rc;
-  if (atomic_load(&t->started)) {
-    if (pthread_equal(pthread_self(), t->thread))
-      return -EDEADLK;
+  pthread_mutex_lock(&t->mu);
+  bool started = atomic_load(&t->started);
+  if (started && pthread_equal(pthread_self(), t->thread)) {
+    pthread_mutex_unlock(&t->mu);
+    return -EDEADLK;
+  }
+  pthread_mutex_unlock(&t->mu);
+  if (started) {
     mp_event_set(&t->cancelled);
     pthread_join(t->thread, NULL);
   }
+  pthread_mutex_destroy(&t->mu);
   free(t);
   return 0;
 }

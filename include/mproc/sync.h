@@ -20,10 +20,13 @@
  *
  * Robustness: sleeping is built on futexes over words in the object, never
  * on waiter bookkeeping that a dead process could leave wrong. A process
- * killed while waiting takes nothing with it: the next set / release /
- * notify / barrier cycle wakes every live waiter. Wake-ups cost a system
- * call only when someone sleeps; a waiter spins briefly before sleeping, so
- * a ping-pong between two processes on two cores rarely enters the kernel.
+ * killed while waiting takes nothing with it: a wake-up is never spent on a
+ * dead waiter, so set / notify_all wake every live waiter and release(n) /
+ * notify(n) up to n live ones. (A Barrier party that died after arriving
+ * still counts as arrived: the others' timeout breaks the barrier, and
+ * reset heals it.) Wake-ups cost a system call only when someone sleeps; a
+ * waiter spins briefly before sleeping, so a ping-pong between two
+ * processes on two cores rarely enters the kernel.
  *
  * Every function is safe from any thread of any process.
  */
@@ -80,8 +83,8 @@ typedef struct mp_semaphore {
 
 /*
  * Create / initialise a semaphore of initial `value` (0..MP_SEMAPHORE_MAX);
- * flags 0 or MP_SEMAPHORE_BOUNDED. -EINVAL for a negative or too large
- * value, unknown flags, NULL; create/open errors as for mp_lock_create.
+ * flags 0 or MP_SEMAPHORE_BOUNDED. -EINVAL for a negative value, unknown
+ * flags, NULL; create/open errors as for mp_lock_create.
  */
 MP_EXTERN int mp_semaphore_create(const char *name, int value, unsigned flags,
                                   mp_semaphore **out);
@@ -143,7 +146,9 @@ MP_EXTERN int mp_condition_wait(mp_condition *cond, double timeout);
 /*
  * Wait until pred(ctx) is true, calling it with the lock held; the timeout
  * covers the whole wait. Returns 0 (pred true), -ETIMEDOUT (still false),
- * MP_EOWNERDEAD (pred true; see mp_condition_wait), -EPERM, -EINVAL.
+ * -EAGAIN (timeout 0 and pred false), MP_EOWNERDEAD (re-taking the lock
+ * found its holder dead, whatever pred says: repair the data, re-check; the
+ * lock is held), -EPERM (lock not held), -EINVAL.
  */
 typedef int (*mp_condition_pred)(void *ctx);
 MP_EXTERN int mp_condition_wait_for(mp_condition *cond, mp_condition_pred pred,
@@ -176,9 +181,12 @@ MP_EXTERN int mp_barrier_init(mp_barrier *barrier, unsigned parties);
  * 0..parties-1 for this cycle (the last to arrive gets parties-1).
  * Returns 0, MP_EBROKEN (the barrier is or became broken: aborted, reset
  * while waiting, a party's wait timed out - as in Python, a timeout breaks
- * the barrier for everyone, the timed-out party included - or a process died
- * inside the barrier's own lock), -EAGAIN (timeout 0 and the barrier's lock
- * was busy), -EINVAL (NULL, NaN).
+ * the barrier for everyone, the timed-out party included, so timeout 0 from
+ * any but the last party breaks it - or a process died inside the barrier's
+ * own lock), -EAGAIN / -ETIMEDOUT (the barrier's own lock stayed busy, e.g.
+ * during a long action: the caller did not arrive and nothing broke),
+ * -EDEADLK (called from inside an action), -EINVAL (NULL, NaN). More
+ * threads than parties may use a barrier, as in Python.
  */
 MP_EXTERN int mp_barrier_wait(mp_barrier *barrier, double timeout,
                               unsigned *index);
@@ -194,9 +202,11 @@ MP_EXTERN int mp_barrier_wait_action(mp_barrier *barrier, double timeout,
                                      mp_barrier_action action, void *ctx,
                                      unsigned *index);
 
-/* Break the barrier: current and later waiters get MP_EBROKEN until reset. */
+/* Break the barrier: current and later waiters get MP_EBROKEN until reset.
+ * 0, -EDEADLK (from inside an action), -EINVAL. */
 MP_EXTERN int mp_barrier_abort(mp_barrier *barrier);
-/* Back to the empty, unbroken state; current waiters get MP_EBROKEN. */
+/* Back to the empty, unbroken state; current waiters get MP_EBROKEN.
+ * 0, -EDEADLK (from inside an action), -EINVAL. */
 MP_EXTERN int mp_barrier_reset(mp_barrier *barrier);
 /* Number of parties (>= 1), or -EINVAL. */
 MP_EXTERN int mp_barrier_parties(const mp_barrier *barrier);
