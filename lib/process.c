@@ -17,7 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-enum state { NEW, RUNNING, DONE };
+enum state { NEW, STARTING, RUNNING, DONE };
 
 struct mp_process {
   mp_target fn;
@@ -217,9 +217,16 @@ static void at_exit(void) {
   free(kids);
 }
 
+/* Lock order: self.mu before a handle's mu, never the other way. */
 static int remember(mp_process *p) {
   pthread_mutex_lock(&self.mu);
   int rc = 0;
+  for (size_t i = 0; i < self.nkids; i++) {
+    if (self.kids[i] == p) {
+      pthread_mutex_unlock(&self.mu);
+      return 0; /* started before */
+    }
+  }
   if (self.nkids == self.capkids) {
     size_t cap = self.capkids ? self.capkids * 2 : 16;
     mp_process **v = realloc(self.kids, cap * sizeof *v);
@@ -295,22 +302,23 @@ int mp_process_start(mp_process *p) {
   int rc = check(p);
   if (rc < 0)
     return rc;
+  if ((rc = remember(p)) < 0) /* before p->mu: see remember() */
+    return rc;
   pthread_mutex_lock(&p->mu);
-  if (p->state != NEW) {
-    pthread_mutex_unlock(&p->mu);
-    return -EALREADY;
-  }
-  if ((rc = remember(p)) == 0) {
-    rc = p->method == MP_START_FORK ? start_fork(p) : start_other(p);
-    if (rc < 0)
-      forget(p);
-  }
-  if (rc == 0) {
-    p->state = RUNNING;
-    if (p->method != MP_START_FORKSERVER) /* our child: not reaped yet */
-      p->pidfd = (int)syscall(SYS_pidfd_open, p->pid, 0); /* O_CLOEXEC */
-  }
+  bool fresh = p->state == NEW;
+  if (fresh)
+    p->state = STARTING; /* fork without p->mu held: atfork takes self.mu */
   pthread_mutex_unlock(&p->mu);
+  if (!fresh)
+    return -EALREADY;
+  rc = p->method == MP_START_FORK ? start_fork(p) : start_other(p);
+  pthread_mutex_lock(&p->mu);
+  p->state = rc == 0 ? RUNNING : NEW;
+  if (rc == 0 && p->method != MP_START_FORKSERVER) /* ours: not reaped yet */
+    p->pidfd = (int)syscall(SYS_pidfd_open, p->pid, 0); /* O_CLOEXEC */
+  pthread_mutex_unlock(&p->mu);
+  if (rc < 0)
+    forget(p);
   return rc;
 }
 
@@ -323,7 +331,7 @@ int mp_process_join(mp_process *p, double timeout) {
   pthread_mutex_lock(&p->mu);
   enum state st = p->state;
   pthread_mutex_unlock(&p->mu);
-  if (st == NEW)
+  if (st == NEW || st == STARTING)
     return -EINVAL;
   for (long backoff_us = 100;; backoff_us = backoff_us < 10000 ? backoff_us * 2
                                                                 : 10000) {
@@ -371,7 +379,7 @@ int mp_process_exitcode(mp_process *p, int *code) {
     return rc < 0 ? rc : -EINVAL;
   reap(p);
   pthread_mutex_lock(&p->mu);
-  rc = p->state == NEW ? -EINVAL : p->state == RUNNING ? -EBUSY : 0;
+  rc = p->state == DONE ? 0 : p->state == RUNNING ? -EBUSY : -EINVAL;
   if (rc == 0)
     *code = p->exitcode;
   pthread_mutex_unlock(&p->mu);
@@ -383,7 +391,7 @@ static int send_signal(mp_process *p, int sig) {
   if (rc < 0)
     return rc;
   pthread_mutex_lock(&p->mu);
-  if (p->state == NEW) {
+  if (p->state == NEW || p->state == STARTING) {
     rc = -EINVAL;
   } else if (p->state == RUNNING) { /* a zombie's pid cannot be reused yet */
     rc = p->pidfd >= 0 ? (int)syscall(SYS_pidfd_send_signal, p->pidfd, sig,
@@ -407,7 +415,7 @@ const char *mp_process_name(const mp_process *p) { return p ? p->name : NULL; }
 int mp_process_daemon(const mp_process *p) { return p ? p->daemon : -EINVAL; }
 
 int mp_process_sentinel(const mp_process *p) {
-  if (!p || p->state == NEW)
+  if (!p || p->state == NEW || p->state == STARTING)
     return -EINVAL;
   return p->pidfd >= 0 ? p->pidfd : -ENOSYS;
 }
@@ -419,7 +427,10 @@ int mp_process_close(mp_process *p) {
   if (rc < 0)
     return rc;
   reap(p);
-  if (p->state == RUNNING)
+  pthread_mutex_lock(&p->mu);
+  bool busy = p->state == RUNNING || p->state == STARTING;
+  pthread_mutex_unlock(&p->mu);
+  if (busy)
     return -EBUSY;
   forget(p);
   if (p->pidfd >= 0)
@@ -437,11 +448,13 @@ int mp_active_children(mp_process **out, size_t cap) {
   int alive = 0;
   for (size_t i = 0; i < self.nkids; i++) {
     mp_process *p = self.kids[i];
-    if (p->owner != getpid() || reap(p))
-      continue;
-    if ((size_t)alive < cap)
+    pthread_mutex_lock(&p->mu);
+    reap_locked(p, NULL);
+    bool running = p->state == RUNNING && p->owner == getpid();
+    pthread_mutex_unlock(&p->mu);
+    if (running && (size_t)alive < cap)
       out[alive] = p;
-    alive++;
+    alive += running;
   }
   pthread_mutex_unlock(&self.mu);
   return alive;
