@@ -261,11 +261,29 @@ static void read_cmdline(void) {
   cmd.argv = argv;
 }
 
+/* The executable to spawn: mp_set_executable's, else this program's path
+ * (what readlink reports - under valgrind the program, not the tool - when
+ * it is still there to run, else /proc/self/exe itself). */
+static void executable(char *exe, size_t len) {
+  pthread_mutex_lock(&reg.mu);
+  int set = reg.exe != NULL;
+  if (set)
+    snprintf(exe, len, "%s", reg.exe);
+  pthread_mutex_unlock(&reg.mu);
+  if (set)
+    return;
+  ssize_t n = readlink("/proc/self/exe", exe, len - 1);
+  if (n > 0) {
+    exe[n] = '\0';
+    if (access(exe, X_OK) == 0)
+      return;
+  }
+  snprintf(exe, len, "/proc/self/exe");
+}
+
 int mp__spawn_self(const char *extra_env, int fd, pid_t *pid) {
   char exe[4096];
-  pthread_mutex_lock(&reg.mu);
-  snprintf(exe, sizeof exe, "%s", reg.exe ? reg.exe : "/proc/self/exe");
-  pthread_mutex_unlock(&reg.mu);
+  executable(exe, sizeof exe);
   pthread_once(&cmd.once, read_cmdline);
   char *fallback[] = {exe, NULL};
   char **argv = cmd.argv ? cmd.argv : fallback;
