@@ -43,13 +43,20 @@ void mp__futex_wake(_Atomic uint32_t *word, int n) {
   syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE, n, NULL, NULL, 0);
 }
 
+#define SPIN_WHILE(word, value)                                                \
+  do {                                                                         \
+    for (int i = 0; i < SPIN_ROUNDS; i++) {                                    \
+      if (atomic_load_explicit(word, memory_order_acquire) != (value))         \
+        break;                                                                 \
+      cpu_relax();                                                             \
+    }                                                                          \
+    return atomic_load_explicit(word, memory_order_acquire);                   \
+  } while (0)
+
 uint32_t mp__spin_while(_Atomic uint32_t *word, uint32_t value) {
-  uint32_t v = value;
-  for (int i = 0; i < SPIN_ROUNDS; i++) {
-    v = atomic_load_explicit(word, memory_order_acquire);
-    if (v != value)
-      break;
-    cpu_relax();
-  }
-  return v;
+  SPIN_WHILE(word, value);
+}
+
+uint64_t mp__spin_while64(_Atomic uint64_t *word, uint64_t value) {
+  SPIN_WHILE(word, value);
 }

@@ -48,6 +48,7 @@ enum mp__kind {
   MP__KIND_SEMAPHORE = 5,
   MP__KIND_CONDITION = 6,
   MP__KIND_BARRIER = 7,
+  MP__KIND_QUEUE = 8,
   MP__KIND_COUNT_ /* one past the last kind */
 };
 
@@ -137,6 +138,28 @@ MP__HIDDEN const char *mp__obj_name(const void *obj, enum mp__kind kind);
   int prefix##_destroy(type *obj) { return mp__obj_destroy(obj, kind, fini); } \
   const char *prefix##_name(const type *obj) { return mp__obj_name(obj, kind); }
 
+/* ---- arena (arena.c): blocks in shared memory, under the owner's lock -- */
+
+struct mp__arena {
+  uint64_t size; /* bytes of blocks after this header */
+  uint64_t free; /* offset of the first free block, or UINT64_MAX */
+};
+#define MP__ARENA_NONE UINT64_MAX
+/* Overhead of one block; its payload offsets are 16-aligned. */
+#define MP__ARENA_BLOCK_OVERHEAD 32u
+
+MP__HIDDEN void mp__arena_init(struct mp__arena *a, uint64_t size);
+/* Payload offset (from a + 1) of a new block of len bytes, or NONE. */
+MP__HIDDEN uint64_t mp__arena_alloc(struct mp__arena *a, uint64_t len);
+MP__HIDDEN void mp__arena_free(struct mp__arena *a, uint64_t payload);
+/* Recreate headers and the free list from the live blocks {payload offset,
+ * length}: the repair after a holder died mid-update. 0 or -ENOMEM. */
+MP__HIDDEN int mp__arena_rebuild(struct mp__arena *a,
+                                 const uint64_t (*live)[2], size_t n);
+static inline void *mp__arena_ptr(struct mp__arena *a, uint64_t payload) {
+  return (char *)(a + 1) + payload;
+}
+
 /* ---- futexes (futex.c): process-shared sleep and wake on a 32-bit word -- */
 
 /* Sleep while *word == expected, until woken or the deadline (NULL: none).
@@ -150,6 +173,8 @@ MP__HIDDEN void mp__futex_wake(_Atomic uint32_t *word, int n);
 /* Spin briefly while *word == value, so that a wake-up arriving within a
  * few microseconds costs no system call. Returns the last value seen. */
 MP__HIDDEN uint32_t mp__spin_while(_Atomic uint32_t *word, uint32_t value);
+/* The same for a 64-bit word. */
+MP__HIDDEN uint64_t mp__spin_while64(_Atomic uint64_t *word, uint64_t value);
 
 /* ---- robust mutexes (mutex.c) ------------------------------------------- */
 

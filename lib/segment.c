@@ -59,6 +59,7 @@ static const char *const kind_names[MP__KIND_COUNT_] = {
     [MP__KIND_SEMAPHORE] = "semaphore",
     [MP__KIND_CONDITION] = "condition",
     [MP__KIND_BARRIER] = "barrier",
+    [MP__KIND_QUEUE] = "queue",
 };
 
 static inline struct seghdr *hdr_of(const void *obj) {

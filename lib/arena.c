@@ -1,0 +1,119 @@
+/*
+ * lib/arena.c - a small allocator for variable-size blocks inside shared
+ * memory: first fit over a free list kept in offset order, neighbours
+ * coalesced on free, so churn does not fragment without bound. Offsets
+ * only, no pointers. Not locked: the caller holds its object's lock. After
+ * a holder died half-way through, mp__arena_rebuild() recreates every
+ * header and the free list from the set of live blocks.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ALIGN 16u
+#define HDR 16u      /* block header: size, next free */
+#define NONE UINT64_MAX
+
+struct block {
+  uint64_t size; /* bytes, header included; low bit: in use */
+  uint64_t next; /* free blocks: offset of the next free block, or NONE */
+};
+
+static struct block *at(struct mp__arena *a, uint64_t off) {
+  return (struct block *)((char *)(a + 1) + off);
+}
+
+static uint64_t round_up(uint64_t n) { return (n + ALIGN - 1) & ~(uint64_t)(ALIGN - 1); }
+
+void mp__arena_init(struct mp__arena *a, uint64_t size) {
+  a->size = size & ~(uint64_t)(ALIGN - 1);
+  a->free = 0;
+  *at(a, 0) = (struct block){a->size, NONE};
+}
+
+uint64_t mp__arena_alloc(struct mp__arena *a, uint64_t len) {
+  uint64_t need = round_up(len + HDR);
+  if (len > a->size || need > a->size)
+    return NONE;
+  for (uint64_t prev = NONE, off = a->free; off != NONE;
+       prev = off, off = at(a, off)->next) {
+    struct block *b = at(a, off);
+    if (b->size < need)
+      continue;
+    uint64_t next = b->next;
+    if (b->size - need >= HDR + ALIGN) { /* split: the rest stays free */
+      *at(a, off + need) = (struct block){b->size - need, next};
+      next = off + need;
+      b->size = need;
+    }
+    if (prev == NONE)
+      a->free = next;
+    else
+      at(a, prev)->next = next;
+    b->size |= 1;
+    return off + HDR;
+  }
+  return NONE;
+}
+
+void mp__arena_free(struct mp__arena *a, uint64_t payload) {
+  uint64_t off = payload - HDR;
+  struct block *b = at(a, off);
+  b->size &= ~(uint64_t)1;
+  uint64_t prev = NONE, next = a->free;
+  while (next != NONE && next < off) {
+    prev = next;
+    next = at(a, next)->next;
+  }
+  b->next = next;
+  if (next != NONE && off + b->size == next) { /* merge with the next */
+    b->size += at(a, next)->size;
+    b->next = at(a, next)->next;
+  }
+  if (prev == NONE) {
+    a->free = off;
+  } else if (prev + at(a, prev)->size == off) { /* merge into the previous */
+    at(a, prev)->size += b->size;
+    at(a, prev)->next = b->next;
+  } else {
+    at(a, prev)->next = off;
+  }
+}
+
+static int by_offset(const void *x, const void *y) {
+  uint64_t a = ((const uint64_t *)x)[0], b = ((const uint64_t *)y)[0];
+  return a < b ? -1 : a > b;
+}
+
+int mp__arena_rebuild(struct mp__arena *a, const uint64_t (*live)[2],
+                      size_t n) {
+  /* live[i] = {payload offset, length}. */
+  uint64_t(*v)[2] = n ? malloc(n * sizeof *v) : NULL;
+  if (n && !v)
+    return -ENOMEM;
+  if (n)
+    memcpy(v, live, n * sizeof *v);
+  qsort(v, n, sizeof *v, by_offset);
+  a->free = NONE;
+  uint64_t pos = 0, last_free = NONE;
+  for (size_t i = 0; i <= n; i++) {
+    uint64_t start = i < n ? v[i][0] - HDR : a->size;
+    if (start > pos) { /* a gap: one free block */
+      *at(a, pos) = (struct block){start - pos, NONE};
+      if (last_free == NONE)
+        a->free = pos;
+      else
+        at(a, last_free)->next = pos;
+      last_free = pos;
+    }
+    if (i < n) {
+      uint64_t size = round_up(v[i][1] + HDR);
+      *at(a, start) = (struct block){size | 1, NONE};
+      pos = start + size;
+    }
+  }
+  free(v);
+  return 0;
+}

@@ -1,0 +1,710 @@
+/*
+ * lib/queue.c - the Queue family in one segment.
+ *
+ * FIFO: a byte ring of R = 2^k bytes (at least twice the largest record, so
+ * a record that must wrap always fits once the ring drains). A record is an
+ * 8-byte header {length, type} and the payload padded to 8; a WRAP record
+ * fills the end of the ring when a message does not fit there. The producer
+ * side and the consumer side each have a lock and publish ONE 64-bit word
+ * packing their byte position (low 36 bits) and message count (high 28
+ * bits): a single store commits a put or a get, so a process killed in the
+ * middle - lock held or not - has committed nothing, and the next holder
+ * (told MP_EOWNERDEAD by the mutex) has nothing to repair. Producers and
+ * consumers only touch their own cache lines plus one load of the other
+ * side's word; a put or get with room or data makes no system call.
+ *
+ * LIFO and PRIORITY: a binary heap of entries {priority, sequence, block}
+ * whose payloads live in an arena (arena.c), all under one lock; a holder's
+ * death is repaired by re-heapifying and rebuilding the arena from the live
+ * entries.
+ *
+ * Sleeping: consumers wait on the futex word `prod.wake`, producers on
+ * `cons.wake`; bit 0 says someone sleeps, and only then does the other side
+ * bump the word and wake (Dekker-ordered with seq_cst). A FIFO waiter spins
+ * briefly on the other side's word first.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdalign.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define POS_BITS 36
+#define CNT_MASK ((1ull << (64 - POS_BITS)) - 1)
+#define POS_MASK ((1ull << POS_BITS) - 1)
+#define REC_HDR 8u
+#define REC_MSG 1u
+#define REC_WRAP 2u
+#define SLEEPERS 1u
+#define STEP 2u
+#define SHUT 1u
+#define SHUT_NOW 2u
+
+struct side {
+  pthread_mutex_t lock;
+  _Atomic uint64_t word;  /* FIFO: position | count << POS_BITS */
+  _Atomic uint32_t wake;  /* futex: the other side sleeps on it */
+  uint64_t seen;          /* FIFO, under lock: the other side's word as last
+                             read - reloaded only when it says full/empty,
+                             so the other side's cache line is rarely read */
+};
+
+struct hent {
+  int64_t prio;
+  uint64_t seq;
+  uint64_t off; /* payload offset in the arena */
+  uint64_t len;
+};
+
+struct queue_state {
+  struct mp__obj head;
+  uint32_t kind;
+  uint32_t joinable;
+  uint64_t capacity; /* largest message */
+  uint64_t maxsize;  /* 0: none */
+  uint64_t ring;     /* FIFO: ring bytes (2^k); heap kinds: arena bytes */
+  uint64_t slots;    /* heap kinds: heap entries */
+  _Atomic uint32_t shut;
+  _Atomic uint32_t joined; /* futex: bumped when all tasks are done */
+  _Atomic uint64_t done;   /* task_done calls */
+  /* heap kinds, under prod.lock */
+  uint64_t n;              /* entries in the heap */
+  uint64_t seq;            /* next sequence number */
+  uint64_t puts, gets;     /* messages in and out, for join and qsize */
+  alignas(64) struct side prod;
+  alignas(64) struct side cons;
+  alignas(64) unsigned char data[];
+};
+
+struct mp_queue; /* the public handle is the state itself */
+
+static struct queue_state *queue(const mp_queue *q) {
+  return (struct queue_state *)mp__obj_check(q, MP__KIND_QUEUE);
+}
+
+static bool is_fifo(const struct queue_state *q) {
+  return q->kind == MP_QUEUE_FIFO;
+}
+
+static uint64_t pack(uint64_t pos, uint64_t cnt) {
+  return (pos & POS_MASK) | ((cnt & CNT_MASK) << POS_BITS);
+}
+static uint64_t pos_of(uint64_t w) { return w & POS_MASK; }
+static uint64_t cnt_of(uint64_t w) { return w >> POS_BITS; }
+static uint64_t record(uint64_t len) { return REC_HDR + ((len + 7) & ~7ull); }
+
+static struct hent *heap(struct queue_state *q) {
+  return (struct hent *)q->data;
+}
+static struct mp__arena *arena(struct queue_state *q) {
+  return (struct mp__arena *)(q->data + q->slots * sizeof(struct hent));
+}
+
+/* Messages put and got so far (counts modulo 2^28 for FIFO). */
+static void counts(const struct queue_state *q, uint64_t *in, uint64_t *out) {
+  if (is_fifo(q)) {
+    *in = cnt_of(atomic_load(&((struct queue_state *)q)->prod.word));
+    *out = cnt_of(atomic_load(&((struct queue_state *)q)->cons.word));
+  } else {
+    *in = q->puts;
+    *out = q->gets;
+  }
+}
+
+static uint64_t in_queue(const struct queue_state *q) {
+  uint64_t in, out;
+  counts(q, &in, &out);
+  return (in - out) & (is_fifo(q) ? CNT_MASK : UINT64_MAX);
+}
+
+/* ---- creation ---------------------------------------------------------------- */
+
+struct layout {
+  uint64_t ring, slots, bytes;
+};
+
+static int plan(const mp_queue_options *o, struct layout *l) {
+  uint64_t cap = o->capacity ? o->capacity : MP_QUEUE_DEFAULT_CAPACITY;
+  if (cap > MP_QUEUE_CAPACITY_MAX || (unsigned)o->kind > MP_QUEUE_PRIORITY)
+    return -EINVAL;
+  if (o->kind == MP_QUEUE_FIFO) {
+    l->ring = 64;
+    while (l->ring < 2 * record(cap))
+      l->ring *= 2;
+    l->slots = 0;
+    l->bytes = sizeof(struct queue_state) + l->ring;
+  } else {
+    l->ring = 2 * (cap + MP__ARENA_BLOCK_OVERHEAD);
+    l->slots = l->ring / MP__ARENA_BLOCK_OVERHEAD;
+    if (o->maxsize && o->maxsize < l->slots)
+      l->slots = o->maxsize;
+    l->bytes = sizeof(struct queue_state) + l->slots * sizeof(struct hent) +
+               sizeof(struct mp__arena) + l->ring;
+  }
+  return 0;
+}
+
+struct init_arg {
+  const mp_queue_options *o;
+  struct layout l;
+};
+
+static int init(void *obj, void *arg) {
+  struct queue_state *q = obj;
+  struct init_arg *a = arg;
+  int rc;
+  if ((rc = mp__mutex_init(&q->prod.lock)) < 0 ||
+      (rc = mp__mutex_init(&q->cons.lock)) < 0)
+    return rc;
+  q->kind = a->o->kind;
+  q->joinable = a->o->joinable != 0;
+  q->capacity = a->o->capacity ? a->o->capacity : MP_QUEUE_DEFAULT_CAPACITY;
+  q->maxsize = a->o->maxsize;
+  q->ring = a->l.ring;
+  q->slots = a->l.slots;
+  if (!is_fifo(q))
+    mp__arena_init(arena(q), q->ring);
+  mp__obj_init(q, MP__KIND_QUEUE);
+  return 0;
+}
+
+int mp_queue_create(const char *name, const mp_queue_options *opts,
+                    mp_queue **out) {
+  static const mp_queue_options defaults;
+  struct init_arg a = {opts ? opts : &defaults, {0, 0, 0}};
+  if (out)
+    *out = NULL;
+  int rc = plan(a.o, &a.l);
+  if (rc < 0)
+    return rc;
+  return mp__obj_create(name, MP__KIND_QUEUE, a.l.bytes, init, &a,
+                        (void **)out);
+}
+
+/* ---- waiting ------------------------------------------------------------------- */
+
+/* Wake whoever sleeps on word (the other side), if anyone does. */
+static void wake(_Atomic uint32_t *word) {
+  uint32_t w = atomic_load(word); /* seq_cst: after our publishing store */
+  if (w & SLEEPERS) {
+    atomic_store(word, (w + STEP) & ~SLEEPERS);
+    mp__futex_wake(word, INT_MAX);
+  }
+}
+
+static void wake_always(_Atomic uint32_t *word) {
+  atomic_fetch_add(word, STEP);
+  mp__futex_wake(word, INT_MAX);
+}
+
+/* Announce a sleeper on word; returns the value to sleep on. The caller
+ * re-checks its condition before sleeping (the Dekker half). */
+static uint32_t announce(_Atomic uint32_t *word) {
+  uint32_t w = atomic_load(word);
+  while (!(w & SLEEPERS) && !atomic_compare_exchange_weak(word, &w, w | SLEEPERS))
+    ;
+  return w | SLEEPERS;
+}
+
+/* Lock a side: timeout 0 only tries. A dead holder left nothing to repair
+ * on a FIFO side (commits are single stores); heap kinds are repaired. */
+static void repair_heap(struct queue_state *q);
+
+static int lock(struct queue_state *q, struct side *s, const mp__deadline *d,
+                bool nonblock) {
+  int rc = nonblock ? mp__mutex_lock(&s->lock, 0)
+                    : mp__mutex_lock_until(&s->lock, d);
+  if (rc == MP_EOWNERDEAD) {
+    if (!is_fifo(q))
+      repair_heap(q);
+    rc = 0;
+  }
+  return rc;
+}
+
+/* ---- FIFO ---------------------------------------------------------------------- */
+
+/* What to copy out: a destination for len bytes, or an error. */
+typedef void *(*sink_fn)(void *ctx, uint64_t len, int *err);
+
+static int fifo_put(struct queue_state *q, const void *buf, uint64_t len,
+                    const mp__deadline *d, bool nonblock) {
+  const uint64_t rec = record(len), R = q->ring;
+  int rc = lock(q, &q->prod, d, nonblock);
+  if (rc < 0)
+    return rc;
+  for (bool fresh = false;; fresh = false) {
+    if (atomic_load_explicit(&q->shut, memory_order_relaxed)) {
+      rc = -ESHUTDOWN;
+      break;
+    }
+    uint64_t pw = atomic_load_explicit(&q->prod.word, memory_order_relaxed);
+    uint64_t cw = q->prod.seen, t = pos_of(pw), off = t & (R - 1);
+    uint64_t to_end = R - off, need = rec <= to_end ? rec : to_end + rec;
+  check:;
+    bool room = ((t - pos_of(cw)) & POS_MASK) + need <= R &&
+                (!q->maxsize ||
+                 ((cnt_of(pw) - cnt_of(cw)) & CNT_MASK) < q->maxsize);
+    if (!room && !fresh) { /* the cached view says full: look again */
+      cw = q->prod.seen =
+          atomic_load_explicit(&q->cons.word, memory_order_acquire);
+      fresh = true;
+      goto check;
+    }
+    if (room) {
+      if (rec > to_end) { /* the end is too short: fill it, start over at 0 */
+        uint32_t wrap[2] = {0, REC_WRAP};
+        memcpy(q->data + off, wrap, sizeof wrap);
+        t += to_end;
+        off = 0;
+      }
+      uint32_t hdr[2] = {(uint32_t)len, REC_MSG};
+      memcpy(q->data + off, hdr, sizeof hdr);
+      if (len)
+        memcpy(q->data + off + REC_HDR, buf, len);
+      /* The commit: one store. seq_cst orders it before wake()'s load. */
+      atomic_store(&q->prod.word, pack(t + rec, cnt_of(pw) + 1));
+      wake(&q->prod.wake);
+      rc = 0;
+      break;
+    }
+    if (nonblock) {
+      rc = -EAGAIN;
+      break;
+    }
+    if (mp__spin_while64(&q->cons.word, cw) != cw)
+      continue;
+    uint32_t w = announce(&q->cons.wake);
+    if (atomic_load(&q->cons.word) != cw || atomic_load(&q->shut))
+      continue;
+    if (mp__futex_wait(&q->cons.wake, w, d) == -ETIMEDOUT &&
+        atomic_load(&q->cons.word) == cw) {
+      rc = -ETIMEDOUT;
+      break;
+    }
+  }
+  mp__mutex_unlock(&q->prod.lock);
+  return rc;
+}
+
+static int fifo_get(struct queue_state *q, sink_fn sink, void *ctx,
+                    uint64_t *len, const mp__deadline *d, bool nonblock) {
+  const uint64_t R = q->ring;
+  int rc = lock(q, &q->cons, d, nonblock);
+  if (rc < 0)
+    return rc;
+  for (;;) {
+    uint64_t cw = atomic_load_explicit(&q->cons.word, memory_order_relaxed);
+    uint64_t pw = q->cons.seen, h = pos_of(cw);
+    uint32_t shut = atomic_load_explicit(&q->shut, memory_order_relaxed);
+    if (shut == SHUT_NOW) {
+      rc = -ESHUTDOWN;
+      break;
+    }
+    if (h == pos_of(pw)) /* the cached view says empty: look again */
+      pw = q->cons.seen =
+          atomic_load_explicit(&q->prod.word, memory_order_acquire);
+    if (h != pos_of(pw)) {
+      uint64_t off = h & (R - 1);
+      uint32_t hdr[2];
+      memcpy(hdr, q->data + off, sizeof hdr);
+      if (hdr[1] == REC_WRAP) { /* skip to the start; not a message */
+        atomic_store(&q->cons.word, pack(h + (R - off), cnt_of(cw)));
+        continue;
+      }
+      *len = hdr[0];
+      void *dst = sink(ctx, hdr[0], &rc);
+      if (!dst)
+        break; /* -EMSGSIZE / -ENOMEM: the message stays */
+      if (hdr[0])
+        memcpy(dst, q->data + off + REC_HDR, hdr[0]);
+      atomic_store(&q->cons.word, pack(h + record(hdr[0]), cnt_of(cw) + 1));
+      wake(&q->cons.wake);
+      rc = 0;
+      break;
+    }
+    if (shut) {
+      rc = -ESHUTDOWN;
+      break;
+    }
+    if (nonblock) {
+      rc = -EAGAIN;
+      break;
+    }
+    if (mp__spin_while64(&q->prod.word, pw) != pw)
+      continue;
+    uint32_t w = announce(&q->prod.wake);
+    if (atomic_load(&q->prod.word) != pw || atomic_load(&q->shut))
+      continue;
+    if (mp__futex_wait(&q->prod.wake, w, d) == -ETIMEDOUT &&
+        atomic_load(&q->prod.word) == pw) {
+      rc = -ETIMEDOUT;
+      break;
+    }
+  }
+  mp__mutex_unlock(&q->cons.lock);
+  return rc;
+}
+
+/* ---- LIFO and PRIORITY ------------------------------------------------------------ */
+
+/* Does a come out before b? */
+static bool before(const struct queue_state *q, const struct hent *a,
+                   const struct hent *b) {
+  if (q->kind == MP_QUEUE_LIFO)
+    return a->seq > b->seq;
+  return a->prio != b->prio ? a->prio < b->prio : a->seq < b->seq;
+}
+
+static void sift_up(struct queue_state *q, uint64_t i) {
+  struct hent *h = heap(q);
+  while (i > 0 && before(q, &h[i], &h[(i - 1) / 2])) {
+    struct hent t = h[i];
+    h[i] = h[(i - 1) / 2];
+    h[(i - 1) / 2] = t;
+    i = (i - 1) / 2;
+  }
+}
+
+static void sift_down(struct queue_state *q, uint64_t i) {
+  struct hent *h = heap(q);
+  for (;;) {
+    uint64_t l = 2 * i + 1, r = l + 1, m = i;
+    if (l < q->n && before(q, &h[l], &h[m]))
+      m = l;
+    if (r < q->n && before(q, &h[r], &h[m]))
+      m = r;
+    if (m == i)
+      return;
+    struct hent t = h[i];
+    h[i] = h[m];
+    h[m] = t;
+    i = m;
+  }
+}
+
+/* A holder died half-way: the entries [0, n) are whole (n moves last on
+ * put, first on get), but their order and the arena may not be. */
+static void repair_heap(struct queue_state *q) {
+  if (q->n > q->slots)
+    q->n = q->slots;
+  for (uint64_t i = q->n / 2; i-- > 0;)
+    sift_down(q, i);
+  uint64_t(*live)[2] = q->n ? malloc(q->n * sizeof *live) : NULL;
+  if (live || !q->n) {
+    for (uint64_t i = 0; i < q->n; i++) {
+      live[i][0] = heap(q)[i].off;
+      live[i][1] = heap(q)[i].len;
+    }
+    mp__arena_rebuild(arena(q), (const uint64_t(*)[2])live, q->n);
+    free(live);
+  }
+  q->puts = q->gets + q->n;
+}
+
+/* Sleep on word with the lock released, then take it back (without a
+ * limit: it is only ever held briefly). 0 or -ETIMEDOUT; the lock is held
+ * either way. */
+static int heap_sleep(struct queue_state *q, _Atomic uint32_t *word,
+                      const mp__deadline *d) {
+  static const mp__deadline forever = {.forever = true};
+  uint32_t w = announce(word);
+  mp__mutex_unlock(&q->prod.lock);
+  int rc = mp__futex_wait(word, w, d);
+  lock(q, &q->prod, &forever, false);
+  return rc;
+}
+
+static int heap_put(struct queue_state *q, int64_t prio, const void *buf,
+                    uint64_t len, const mp__deadline *d, bool nonblock) {
+  int rc = lock(q, &q->prod, d, nonblock);
+  if (rc < 0)
+    return rc;
+  for (;;) {
+    if (atomic_load(&q->shut)) {
+      rc = -ESHUTDOWN;
+      break;
+    }
+    uint64_t off = MP__ARENA_NONE;
+    if (q->n < q->slots && (!q->maxsize || q->n < q->maxsize))
+      off = mp__arena_alloc(arena(q), len);
+    if (off != MP__ARENA_NONE) {
+      if (len)
+        memcpy(mp__arena_ptr(arena(q), off), buf, len);
+      heap(q)[q->n] = (struct hent){prio, q->seq++, off, len};
+      q->n++; /* the commit */
+      q->puts++;
+      sift_up(q, q->n - 1);
+      wake(&q->prod.wake);
+      rc = 0;
+      break;
+    }
+    if (nonblock) {
+      rc = -EAGAIN;
+      break;
+    }
+    if ((rc = heap_sleep(q, &q->cons.wake, d)) < 0)
+      break;
+  }
+  mp__mutex_unlock(&q->prod.lock);
+  return rc;
+}
+
+static int heap_get(struct queue_state *q, sink_fn sink, void *ctx,
+                    uint64_t *len, int64_t *prio, const mp__deadline *d,
+                    bool nonblock) {
+  int rc = lock(q, &q->prod, d, nonblock);
+  if (rc < 0)
+    return rc;
+  for (;;) {
+    uint32_t shut = atomic_load(&q->shut);
+    if (shut == SHUT_NOW) {
+      rc = -ESHUTDOWN;
+      break;
+    }
+    if (q->n > 0) {
+      struct hent top = heap(q)[0];
+      *len = top.len;
+      void *dst = sink(ctx, top.len, &rc);
+      if (!dst)
+        break;
+      if (top.len)
+        memcpy(dst, mp__arena_ptr(arena(q), top.off), top.len);
+      if (prio)
+        *prio = top.prio;
+      q->n--; /* the commit */
+      q->gets++;
+      heap(q)[0] = heap(q)[q->n];
+      sift_down(q, 0);
+      mp__arena_free(arena(q), top.off);
+      wake(&q->cons.wake);
+      rc = 0;
+      break;
+    }
+    if (shut) {
+      rc = -ESHUTDOWN;
+      break;
+    }
+    if (nonblock) {
+      rc = -EAGAIN;
+      break;
+    }
+    if ((rc = heap_sleep(q, &q->prod.wake, d)) < 0)
+      break;
+  }
+  mp__mutex_unlock(&q->prod.lock);
+  return rc;
+}
+
+/* ---- public API ---------------------------------------------------------------------- */
+
+static int put(mp_queue *qp, int64_t prio, const void *buf, size_t len,
+               double timeout) {
+  struct queue_state *q = queue(qp);
+  mp__deadline d;
+  if (!q || (len && !buf) || mp__deadline_init(&d, timeout) < 0)
+    return -EINVAL;
+  if (len > q->capacity)
+    return -EMSGSIZE;
+  if (atomic_load(&q->shut))
+    return -ESHUTDOWN;
+  return is_fifo(q) ? fifo_put(q, buf, len, &d, timeout == 0)
+                    : heap_put(q, prio, buf, len, &d, timeout == 0);
+}
+
+int mp_queue_put(mp_queue *q, const void *buf, size_t len, double timeout) {
+  return put(q, 0, buf, len, timeout);
+}
+
+int mp_queue_put_priority(mp_queue *q, int64_t priority, const void *buf,
+                          size_t len, double timeout) {
+  return put(q, priority, buf, len, timeout);
+}
+
+struct into_buf {
+  void *buf;
+  size_t cap;
+};
+
+static void *into_buf(void *ctx, uint64_t len, int *err) {
+  struct into_buf *b = ctx;
+  if (len > b->cap) {
+    *err = -EMSGSIZE;
+    return NULL;
+  }
+  return len ? b->buf : (void *)b;
+}
+
+static void *into_alloc(void *ctx, uint64_t len, int *err) {
+  void *p = malloc(len ? len : 1);
+  if (!p)
+    *err = -ENOMEM;
+  return *(void **)ctx = p;
+}
+
+static int get(mp_queue *qp, sink_fn sink, void *ctx, size_t *len,
+               int64_t *prio, double timeout) {
+  struct queue_state *q = queue(qp);
+  mp__deadline d;
+  if (!q || !len || mp__deadline_init(&d, timeout) < 0)
+    return -EINVAL;
+  uint64_t n = 0;
+  if (prio)
+    *prio = 0;
+  int rc = is_fifo(q) ? fifo_get(q, sink, ctx, &n, &d, timeout == 0)
+                      : heap_get(q, sink, ctx, &n, prio, &d, timeout == 0);
+  if (rc == 0 || rc == -EMSGSIZE)
+    *len = (size_t)n;
+  return rc;
+}
+
+int mp_queue_get(mp_queue *q, void *buf, size_t cap, size_t *len,
+                 double timeout) {
+  struct into_buf b = {buf, cap};
+  if (cap && !buf)
+    return -EINVAL;
+  return get(q, into_buf, &b, len, NULL, timeout);
+}
+
+int mp_queue_get_priority(mp_queue *q, void *buf, size_t cap, size_t *len,
+                          int64_t *priority, double timeout) {
+  struct into_buf b = {buf, cap};
+  if (cap && !buf)
+    return -EINVAL;
+  return get(q, into_buf, &b, len, priority, timeout);
+}
+
+int mp_queue_get_alloc(mp_queue *q, void **buf, size_t *len, double timeout) {
+  if (!buf)
+    return -EINVAL;
+  *buf = NULL;
+  return get(q, into_alloc, buf, len, NULL, timeout);
+}
+
+long mp_queue_qsize(const mp_queue *qp) {
+  struct queue_state *q = queue(qp);
+  return q ? (long)in_queue(q) : -EINVAL;
+}
+
+int mp_queue_empty(const mp_queue *qp) {
+  struct queue_state *q = queue(qp);
+  return q ? in_queue(q) == 0 : -EINVAL;
+}
+
+int mp_queue_full(const mp_queue *qp) {
+  struct queue_state *q = queue(qp);
+  if (!q)
+    return -EINVAL;
+  uint64_t n = in_queue(q);
+  if (q->maxsize && n >= q->maxsize)
+    return 1;
+  if (!is_fifo(q))
+    return n >= q->slots;
+  uint64_t used = (pos_of(atomic_load(&q->prod.word)) -
+                   pos_of(atomic_load(&q->cons.word))) &
+                  POS_MASK;
+  return used + REC_HDR > q->ring;
+}
+
+size_t mp_queue_capacity(const mp_queue *qp) {
+  struct queue_state *q = queue(qp);
+  return q ? (size_t)q->capacity : 0;
+}
+
+size_t mp_queue_maxsize(const mp_queue *qp) {
+  struct queue_state *q = queue(qp);
+  return q ? (size_t)q->maxsize : 0;
+}
+
+/* ---- joinable ---------------------------------------------------------------------- */
+
+/* Messages put and not yet done (the dropped ones count as done). */
+static uint64_t unfinished(struct queue_state *q) {
+  uint64_t in, out;
+  counts(q, &in, &out);
+  uint64_t mask = is_fifo(q) ? CNT_MASK : UINT64_MAX;
+  return (in - atomic_load(&q->done)) & mask;
+}
+
+int mp_queue_task_done(mp_queue *qp) {
+  struct queue_state *q = queue(qp);
+  if (!q || !q->joinable)
+    return -EINVAL;
+  uint64_t mask = is_fifo(q) ? CNT_MASK : UINT64_MAX;
+  uint64_t done = atomic_load(&q->done);
+  do {
+    uint64_t in, out;
+    counts(q, &in, &out);
+    if (((out - done) & mask) == 0) /* no message taken and not done */
+      return -ERANGE;
+  } while (!atomic_compare_exchange_weak(&q->done, &done, done + 1));
+  if (unfinished(q) == 0)
+    wake(&q->joined);
+  return 0;
+}
+
+int mp_queue_join(mp_queue *qp, double timeout) {
+  struct queue_state *q = queue(qp);
+  mp__deadline d;
+  if (!q || !q->joinable || mp__deadline_init(&d, timeout) < 0)
+    return -EINVAL;
+  for (;;) {
+    if (unfinished(q) == 0)
+      return 0;
+    if (timeout == 0)
+      return -EAGAIN;
+    uint32_t w = announce(&q->joined);
+    if (unfinished(q) == 0)
+      return 0;
+    if (mp__futex_wait(&q->joined, w, &d) == -ETIMEDOUT)
+      return unfinished(q) == 0 ? 0 : -ETIMEDOUT;
+  }
+}
+
+/* ---- shutdown ---------------------------------------------------------------------- */
+
+int mp_queue_shutdown(mp_queue *qp, int immediate) {
+  struct queue_state *q = queue(qp);
+  if (!q)
+    return -EINVAL;
+  uint32_t want = immediate ? SHUT_NOW : SHUT, s = atomic_load(&q->shut);
+  while (s < want && !atomic_compare_exchange_weak(&q->shut, &s, want))
+    ;
+  /* Wake every sleeper: they see the flag and leave, releasing the locks
+   * that sleeping FIFO callers hold. */
+  wake_always(&q->prod.wake);
+  wake_always(&q->cons.wake);
+  if (immediate) { /* drop what is left; it counts as done for join */
+    mp__deadline forever = {.forever = true};
+    struct side *s2 = is_fifo(q) ? &q->cons : &q->prod;
+    if (lock(q, s2, &forever, false) == 0) {
+      uint64_t dropped;
+      if (is_fifo(q)) {
+        uint64_t pw = atomic_load(&q->prod.word);
+        uint64_t cw = atomic_load(&q->cons.word);
+        dropped = (cnt_of(pw) - cnt_of(cw)) & CNT_MASK;
+        atomic_store(&q->cons.word, pw);
+      } else {
+        dropped = q->n;
+        q->gets += q->n;
+        q->n = 0;
+        mp__arena_init(arena(q), q->ring);
+      }
+      if (q->joinable)
+        atomic_fetch_add(&q->done, dropped);
+      mp__mutex_unlock(&s2->lock);
+      wake_always(&q->cons.wake);
+    }
+  }
+  wake_always(&q->joined);
+  return 0;
+}
+
+int mp_queue_is_shutdown(const mp_queue *qp) {
+  struct queue_state *q = queue(qp);
+  return q ? atomic_load(&q->shut) != 0 : -EINVAL;
+}
+
+MP__OBJ_LIFECYCLE(mp_queue, mp_queue, MP__KIND_QUEUE, NULL)
