@@ -229,13 +229,20 @@ static int lock(struct queue_state *q, struct side *s, const mp__deadline *d,
 /* What to copy out: a destination for len bytes, or an error. */
 typedef void *(*sink_fn)(void *ctx, uint64_t len, int *err);
 
+/* Is there room for `need` more bytes and one more message? */
+static bool fifo_room(const struct queue_state *q, uint64_t pw, uint64_t cw,
+                      uint64_t need) {
+  return ((pos_of(pw) - pos_of(cw)) & POS_MASK) + need <= q->ring &&
+         (!q->maxsize || ((cnt_of(pw) - cnt_of(cw)) & CNT_MASK) < q->maxsize);
+}
+
 static int fifo_put(struct queue_state *q, const void *buf, uint64_t len,
                     const mp__deadline *d, bool nonblock) {
   const uint64_t rec = record(len), R = q->ring;
   int rc = lock(q, &q->prod, d, nonblock);
   if (rc < 0)
     return rc;
-  for (bool fresh = false;; fresh = false) {
+  for (;;) {
     if (atomic_load_explicit(&q->shut, memory_order_relaxed)) {
       rc = -ESHUTDOWN;
       break;
@@ -243,17 +250,10 @@ static int fifo_put(struct queue_state *q, const void *buf, uint64_t len,
     uint64_t pw = atomic_load_explicit(&q->prod.word, memory_order_relaxed);
     uint64_t cw = q->prod.seen, t = pos_of(pw), off = t & (R - 1);
     uint64_t to_end = R - off, need = rec <= to_end ? rec : to_end + rec;
-  check:;
-    bool room = ((t - pos_of(cw)) & POS_MASK) + need <= R &&
-                (!q->maxsize ||
-                 ((cnt_of(pw) - cnt_of(cw)) & CNT_MASK) < q->maxsize);
-    if (!room && !fresh) { /* the cached view says full: look again */
+    if (!fifo_room(q, pw, cw, need)) /* the cached view says full: look */
       cw = q->prod.seen =
           atomic_load_explicit(&q->cons.word, memory_order_acquire);
-      fresh = true;
-      goto check;
-    }
-    if (room) {
+    if (fifo_room(q, pw, cw, need)) {
       if (rec > to_end) { /* the end is too short: fill it, start over at 0 */
         uint32_t wrap[2] = {0, REC_WRAP};
         memcpy(q->data + off, wrap, sizeof wrap);
