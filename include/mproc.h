@@ -6,6 +6,7 @@
 #define MPROC_H
 
 #include "mproc/common.h"
+#include "mproc/dict.h"
 #include "mproc/error.h"
 #include "mproc/lock.h"
 #include "mproc/pipe.h"
@@ -14,6 +15,7 @@
 #include "mproc/shm.h"
 #include "mproc/sync.h"
 #include "mproc/timer.h"
+#include "mproc/value.h"
 #include "mproc/version.h"
 
 #endif /* MPROC_H */

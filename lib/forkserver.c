@@ -11,8 +11,10 @@
  * code over the socket. It also sends a pidfd for each child, opened before
  * it could reap it (a pid the requester opened itself could already be
  * reaped, even reused): that is the child's sentinel.
- * The server dies with the requester (PR_SET_PDEATHSIG) and daemon children
- * die with the server; it exits when the requester closes the socket.
+ * The server exits when the requester's end of the socket closes (the
+ * requester ended, however it ended) - not on a death signal, which the
+ * kernel would tie to whichever thread first used the forkserver. Daemon
+ * children die with the server.
  */
 #include "internal.h"
 
@@ -22,7 +24,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -30,6 +31,9 @@
 #include <unistd.h>
 
 #define ENV_SERVER "MPROC_FORKSERVER_FD"
+
+/* Seconds a server has to answer a start request. */
+#define SERVER_ANSWER_TIMEOUT 10.0
 
 enum { MSG_REQUEST = 'R', MSG_STARTED = 'P', MSG_ERROR = 'E', MSG_EXIT = 'X' };
 
@@ -147,7 +151,7 @@ static int ensure_server_locked(void) {
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
     return -errno;
   char env[64];
-  snprintf(env, sizeof env, ENV_SERVER "=%d:%d", sv[1], (int)getpid());
+  snprintf(env, sizeof env, ENV_SERVER "=%d:%d", MP__SPAWN_FD, (int)getpid());
   int rc = mp__spawn_self(env, sv[1], &fs.server);
   close(sv[1]);
   if (rc < 0) {
@@ -187,10 +191,13 @@ int mp__forkserver_start(const struct mp__child_spec *spec, pid_t *pid,
       rc = send_msg(fs.sock, MSG_REQUEST, 0, 0, fd);
   }
   close(fd);
-  mp__deadline forever = {.forever = true};
+  /* A server answers at once; one that does not (e.g. mp_set_executable
+   * names a program that is not an mproc program) is killed. */
+  mp__deadline d;
+  mp__deadline_init(&d, SERVER_ANSWER_TIMEOUT);
   struct msg m;
   int got;
-  while (rc == 0 && (rc = recv_msg(fs.sock, &m, &got, &forever)) == 0) {
+  while (rc == 0 && (rc = recv_msg(fs.sock, &m, &got, &d)) == 0) {
     if (m.type == MSG_STARTED) {
       *pid = m.pid;
       *pidfd = got;
@@ -204,6 +211,13 @@ int mp__forkserver_start(const struct mp__child_spec *spec, pid_t *pid,
     }
     if (m.type == MSG_EXIT)
       rc = keep_status_locked(&m);
+  }
+  if (rc == -ETIMEDOUT || rc == -ECHILD || rc == -EPIPE) {
+    kill(fs.server, SIGKILL);
+    waitpid(fs.server, NULL, 0);
+    close(fs.sock);
+    fs.sock = -1;
+    fs.server = 0;
   }
   pthread_mutex_unlock(&fs.mu);
   return rc;
@@ -223,9 +237,8 @@ int mp__forkserver_status(pid_t pid, const mp__deadline *d, int *code) {
     size_t i;
     for (i = 0; i < fs.n && fs.done[i].pid != pid; i++)
       ;
-    if (i < fs.n) {
+    if (i < fs.n) { /* kept until mp__forkserver_forget: many may ask */
       *code = fs.done[i].code;
-      fs.done[i] = fs.done[--fs.n];
       rc = 0;
     } else if (rc == -ETIMEDOUT) {
       rc = 1; /* nothing yet */
@@ -245,14 +258,24 @@ int mp__forkserver_status(pid_t pid, const mp__deadline *d, int *code) {
   }
 }
 
+void mp__forkserver_forget(pid_t pid) {
+  pthread_mutex_lock(&fs.mu);
+  for (size_t i = 0; i < fs.n; i++) {
+    if (fs.done[i].pid == pid) {
+      fs.done[i] = fs.done[--fs.n];
+      break;
+    }
+  }
+  pthread_mutex_unlock(&fs.mu);
+}
+
 /* ---- server ------------------------------------------------------------------ */
 
 /* Serve until the requester goes (then _exit). Returns only in a child it
  * forked, which then carries on starting the program. */
 static void serve(int sock, pid_t requester) {
-  prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (getppid() != requester)
-    _exit(0);
+    _exit(0); /* it is gone already */
   sigset_t chld, old;
   sigemptyset(&chld);
   sigaddset(&chld, SIGCHLD);

@@ -49,6 +49,8 @@ enum mp__kind {
   MP__KIND_CONDITION = 6,
   MP__KIND_BARRIER = 7,
   MP__KIND_QUEUE = 8,
+  MP__KIND_ARRAY = 9,
+  MP__KIND_DICT = 10,
   MP__KIND_COUNT_ /* one past the last kind */
 };
 
@@ -253,6 +255,10 @@ MP__HIDDEN int mp__forkserver_start(const struct mp__child_spec *spec,
  * -ETIMEDOUT, -ECHILD (the server is gone). */
 MP__HIDDEN int mp__forkserver_status(pid_t pid, const mp__deadline *d,
                                      int *code);
+/* Drop the exit code kept for forkserver child pid (its handle closes). */
+MP__HIDDEN void mp__forkserver_forget(pid_t pid);
+/* The fd a spawned program finds its spec or socket on. */
+#define MP__SPAWN_FD 3
 /* Set up the library state of a new child process. */
 MP__HIDDEN void mp__child_setup(const char *name, const char *identity,
                                 int daemon, pid_t parent, pid_t real_parent);

@@ -17,6 +17,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+static void reset_signals(void);
+
+/* A bounded copy without stdio: a new child touches fewer cold pages. */
+static void copy_str(char *dst, size_t size, const char *src) {
+  size_t n = strnlen(src, size - 1);
+  memcpy(dst, src, n);
+  dst[n] = '\0';
+}
+
 enum state { NEW, STARTING, RUNNING, DONE };
 
 struct mp_process {
@@ -45,7 +54,6 @@ static struct {
   char identity[64];
   pid_t parent;
   _Atomic int method;
-  bool hook;
 } self = {
     .mu = PTHREAD_MUTEX_INITIALIZER,
     .name = "MainProcess",
@@ -56,8 +64,20 @@ static void fork_prepare(void) { pthread_mutex_lock(&self.mu); }
 static void fork_parent(void) { pthread_mutex_unlock(&self.mu); }
 static void fork_child(void) { pthread_mutex_unlock(&self.mu); }
 
+static void at_exit(void);
+
+/* What a process does at its normal exit, in this order: end its children
+ * (they may still use the names), then remove the names it created. One
+ * handler registered up front, so the order cannot depend on which was
+ * used first. */
+static void exit_hook(void) {
+  at_exit();
+  mp__seg_exit_cleanup();
+}
+
 __attribute__((constructor)) static void process_setup(void) {
   pthread_atfork(fork_prepare, fork_parent, fork_child);
+  atexit(exit_hook);
 }
 
 /* ---- this process ---------------------------------------------------------- */
@@ -239,10 +259,6 @@ static int remember(mp_process *p) {
   }
   if (rc == 0)
     self.kids[self.nkids++] = p;
-  if (!self.hook) {
-    self.hook = true;
-    atexit(at_exit);
-  }
   pthread_mutex_unlock(&self.mu);
   return rc;
 }
@@ -266,6 +282,7 @@ static int start_fork(mp_process *p) {
   pthread_sigmask(SIG_SETMASK, &all, &old);
   pid_t pid = fork();
   if (pid == 0) {
+    reset_signals(); /* spawned and forkserver children start from exec */
     mp__child_setup(p->name, p->identity, p->daemon, parent, parent);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     mp__child_exit(p->fn(p->arg), true);
@@ -336,8 +353,12 @@ int mp_process_join(mp_process *p, double timeout) {
   for (long backoff_us = 100;; backoff_us = backoff_us < 10000 ? backoff_us * 2
                                                                 : 10000) {
     if (p->method == MP_START_FORKSERVER) { /* the server's word is final */
-      pthread_mutex_lock(&p->mu);
-      reap_locked(p, &d);
+      int code, src = mp__forkserver_status(p->pid, &d, &code);
+      pthread_mutex_lock(&p->mu); /* not held while waiting above */
+      if (p->state == RUNNING && (src == 0 || src == -ECHILD)) {
+        p->exitcode = src == 0 ? code : 0;
+        p->state = DONE;
+      }
       st = p->state;
       pthread_mutex_unlock(&p->mu);
       if (st == DONE)
@@ -433,6 +454,8 @@ int mp_process_close(mp_process *p) {
   if (busy)
     return -EBUSY;
   forget(p);
+  if (p->method == MP_START_FORKSERVER && p->pid > 0)
+    mp__forkserver_forget(p->pid);
   if (p->pidfd >= 0)
     close(p->pidfd);
   pthread_mutex_destroy(&p->mu);
@@ -467,8 +490,13 @@ int mp_wait(const int *fds, size_t n, double timeout, unsigned char *ready) {
   struct pollfd *pfd = calloc(n, sizeof *pfd);
   if (!pfd)
     return -ENOMEM;
-  for (size_t i = 0; i < n; i++)
+  for (size_t i = 0; i < n; i++) {
+    if (fds[i] < 0) { /* poll would ignore it: maybe wait for ever */
+      free(pfd);
+      return -EINVAL;
+    }
     pfd[i] = (struct pollfd){.fd = fds[i], .events = POLLIN};
+  }
   int rc;
   for (;;) {
     int64_t left = mp__deadline_left_ns(&d);
@@ -511,14 +539,12 @@ static void reset_signals(void) {
 
 void mp__child_setup(const char *name, const char *identity, int daemon,
                      pid_t parent, pid_t real_parent) {
-  reset_signals();
   /* The parent's children are not ours: forget them (the handles are the
    * parent's memory). */
   self.nkids = 0;
   self.counter = 0;
-  self.hook = false;
-  snprintf(self.name, sizeof self.name, "%s", name);
-  snprintf(self.identity, sizeof self.identity, "%s", identity);
+  copy_str(self.name, sizeof self.name, name);
+  copy_str(self.identity, sizeof self.identity, identity);
   self.parent = parent;
   if (daemon) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);

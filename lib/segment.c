@@ -60,6 +60,8 @@ static const char *const kind_names[MP__KIND_COUNT_] = {
     [MP__KIND_CONDITION] = "condition",
     [MP__KIND_BARRIER] = "barrier",
     [MP__KIND_QUEUE] = "queue",
+    [MP__KIND_ARRAY] = "array",
+    [MP__KIND_DICT] = "dict",
 };
 
 static inline struct seghdr *hdr_of(const void *obj) {
@@ -84,8 +86,6 @@ static struct {
   struct created *names;
   size_t nnames, capnames;
 } reg = {.mu = PTHREAD_MUTEX_INITIALIZER};
-
-static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
 
 static void reg_lock(void) { pthread_mutex_lock(&reg.mu); }
 static void reg_unlock(void) { pthread_mutex_unlock(&reg.mu); }
@@ -146,7 +146,8 @@ static int path_of(char *path, size_t len, const char *name) {
 /* At exit: unlink the names this very process created and still owns. */
 void mp__seg_exit_cleanup(void) {
   pid_t me = getpid();
-  uint64_t my_start = mp__proc_start_time(me);
+  uint64_t my_start = 0; /* read from /proc only if a name is ours */
+  bool have_start = false;
   reg_lock();
   for (size_t i = 0; i < reg.nnames; i++) {
     if (reg.names[i].pid != me)
@@ -160,6 +161,10 @@ void mp__seg_exit_cleanup(void) {
     if (fd < 0)
       continue;
     struct seghdr h;
+    if (!have_start) {
+      my_start = mp__proc_start_time(me);
+      have_start = true;
+    }
     if (pread(fd, &h, sizeof h, 0) == (ssize_t)sizeof h &&
         h.magic == SEG_MAGIC && h.creator_pid == me &&
         (my_start == 0 || h.creator_start == my_start))
@@ -170,10 +175,7 @@ void mp__seg_exit_cleanup(void) {
   reg_unlock();
 }
 
-static void register_exit_handler(void) { atexit(mp__seg_exit_cleanup); }
-
 static int reg_add_name(const char *name) {
-  pthread_once(&exit_once, register_exit_handler);
   reg_lock();
   int rc =
       grow((void **)&reg.names, reg.nnames, &reg.capnames, sizeof *reg.names);

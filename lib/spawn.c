@@ -130,6 +130,14 @@ struct spec_wire {
   uint64_t arg_len;
 };
 
+/* The argument starts 16-aligned (malloc'd buffer + aligned offset), so the
+ * child may read it as any type. */
+static uint64_t arg_offset(const struct spec_wire *w) {
+  uint64_t off = sizeof *w + (uint64_t)w->entry_len + w->name_len +
+                 w->identity_len;
+  return (off + 15) & ~(uint64_t)15;
+}
+
 static int write_all(int fd, const void *p, size_t n) {
   const char *c = p;
   while (n > 0) {
@@ -162,6 +170,9 @@ int mp__spec_write(const struct mp__child_spec *s) {
       (rc = write_all(fd, s->entry, w.entry_len)) < 0 ||
       (rc = write_all(fd, s->name, w.name_len)) < 0 ||
       (rc = write_all(fd, s->identity, w.identity_len)) < 0 ||
+      (rc = write_all(fd, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0",
+                      arg_offset(&w) - (sizeof w + w.entry_len + w.name_len +
+                                        w.identity_len))) < 0 ||
       (s->arg_len && (rc = write_all(fd, s->arg, s->arg_len)) < 0) ||
       lseek(fd, 0, SEEK_SET) < 0) {
     if (rc == 0)
@@ -198,14 +209,13 @@ void mp__child_adopt(int fd, pid_t real_parent) {
     child_fail("cannot read the child spec");
   close(fd);
   memcpy(&w, buf, sizeof w);
-  uint64_t need = sizeof w + (uint64_t)w.entry_len + w.name_len +
-                  w.identity_len + w.arg_len;
+  uint64_t need = arg_offset(&w) + w.arg_len;
   if (w.magic != SPEC_MAGIC || need != (uint64_t)st.st_size ||
       w.entry_len > ENTRY_MAX + 1 || !w.entry_len || !w.name_len ||
       !w.identity_len)
     child_fail("bad child spec");
   char *entry = buf + sizeof w, *name = entry + w.entry_len;
-  char *identity = name + w.name_len, *arg = identity + w.identity_len;
+  char *identity = name + w.name_len, *arg = buf + arg_offset(&w);
   if (entry[w.entry_len - 1] || name[w.name_len - 1] ||
       identity[w.identity_len - 1])
     child_fail("bad child spec");
@@ -309,8 +319,9 @@ int mp__spawn_self(const char *extra_env, int fd, pid_t *pid) {
   sigemptyset(&none);
   posix_spawn_file_actions_init(&fa);
   posix_spawnattr_init(&attr);
-  /* dup2 onto itself clears close-on-exec in the child (glibc >= 2.29). */
-  posix_spawn_file_actions_adddup2(&fa, fd, fd);
+  /* The child gets stdio and fd on MP__SPAWN_FD; nothing else leaks in. */
+  posix_spawn_file_actions_adddup2(&fa, fd, MP__SPAWN_FD);
+  posix_spawn_file_actions_addclosefrom_np(&fa, MP__SPAWN_FD + 1);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK |
                                       POSIX_SPAWN_SETSIGDEF);
   posix_spawnattr_setsigmask(&attr, &none);
@@ -331,7 +342,7 @@ int mp__spawn_start(const struct mp__child_spec *spec, pid_t *pid) {
   if (fd < 0)
     return fd;
   char env[32];
-  snprintf(env, sizeof env, ENV_SPAWN "=%d", fd);
+  snprintf(env, sizeof env, ENV_SPAWN "=%d", MP__SPAWN_FD);
   int rc = mp__spawn_self(env, fd, pid);
   close(fd);
   return rc;

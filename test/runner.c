@@ -33,6 +33,7 @@ int main(int argc, char **argv) {
   srunner_add_suite(sr, timer_suite());
   srunner_add_suite(sr, sync_kill_suite());
   srunner_add_suite(sr, process_suite());
+  srunner_add_suite(sr, pipe_suite());
   srunner_set_fork_status(sr, CK_FORK);
   srunner_run_all(sr, CK_NORMAL);
   int failed = srunner_ntests_failed(sr);

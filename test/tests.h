@@ -35,6 +35,7 @@ Suite *sync_suite(void);
 Suite *timer_suite(void);
 Suite *sync_kill_suite(void);
 Suite *process_suite(void);
+Suite *pipe_suite(void);
 
 /* ---- helpers (util.c) ---------------------------------------------------- */
 

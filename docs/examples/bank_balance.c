@@ -14,19 +14,16 @@
  *     lock = multiprocessing.Lock()
  *     p1 = multiprocessing.Process(target=withdraw, args=(balance, lock))
  *
- * Processes are started with fork() and waited for with waitpid(); mproc's
- * Process API will replace both.
+ * The two processes are mp_process children started with the fork start
+ * method (the default), so they use the parent's pointer to the account as
+ * it is. With spawn or forkserver they would open the segment by name
+ * instead (see process_spawn.c).
  *
  * Build: cc -std=c11 bank_balance.c $(pkg-config --cflags --libs mproc)
  */
-#define _POSIX_C_SOURCE 200809L
-
 #include <mproc.h>
 
 #include <stdio.h>
-#include <sys/types.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #define RUNS 10
 #define TRANSACTIONS 10000
@@ -55,29 +52,38 @@ static int transact(struct account *acct, int delta) {
   return 0;
 }
 
-/* Fork a process that runs transact(acct, delta) and exits; its pid or -1. */
-static pid_t start(struct account *acct, int delta) {
-  fflush(stdout); /* the child must not print the parent's buffered lines */
-  pid_t pid = fork();
-  if (pid == 0) {
-    int rc = transact(acct, delta);
-    if (rc < 0)
-      fprintf(stderr, "bank_balance: child: %s\n", mp_strerror(rc));
-    _exit(rc < 0 ? 1 : 0); /* _exit: a child never runs the parent's atexit */
+/* The two targets; a target's return value is its process's exit code. */
+static int report(int rc) {
+  if (rc < 0)
+    fprintf(stderr, "bank_balance: %s: %s\n", mp_current_process_name(),
+            mp_strerror(rc));
+  return rc < 0 ? 1 : 0;
+}
+static int withdraw(void *acct) { return report(transact(acct, -1)); }
+static int deposit(void *acct) { return report(transact(acct, +1)); }
+
+/* Start fn(acct) in a new process; the handle, or NULL. */
+static mp_process *start(mp_target fn, struct account *acct) {
+  mp_process *p;
+  int rc = mp_process_create(fn, acct, NULL, &p);
+  if (rc == 0 && (rc = mp_process_start(p)) < 0)
+    mp_process_close(p);
+  if (rc < 0) {
+    fprintf(stderr, "bank_balance: start: %s\n", mp_strerror(rc));
+    return NULL;
   }
-  if (pid < 0)
-    perror("bank_balance: fork");
-  return pid;
+  return p;
 }
 
-/* 1 when the process pid exited with status 0. */
-static int joined_ok(pid_t pid) {
-  int status;
-  if (pid < 0)
+/* Wait for p and free it; 1 when it exited with code 0. */
+static int joined_ok(mp_process *p) {
+  int code = -1;
+  if (!p)
     return 0;
-  while (waitpid(pid, &status, 0) < 0)
-    ; /* EINTR: retry */
-  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  if (mp_process_join(p, MP_FOREVER) == 0)
+    mp_process_exitcode(p, &code);
+  mp_process_close(p);
+  return code == 0;
 }
 
 /* One run of the demo: 0 and the final balance in *final, or -1. */
@@ -98,8 +104,8 @@ static int perform_transactions(int *final) {
   }
   acct->balance = 100;
 
-  pid_t p1 = start(acct, -1); /* withdraw */
-  pid_t p2 = start(acct, +1); /* deposit */
+  mp_process *p1 = start(withdraw, acct);
+  mp_process *p2 = start(deposit, acct);
   int ok1 = joined_ok(p1);
   int ok2 = joined_ok(p2);
   if (ok1 && ok2) {

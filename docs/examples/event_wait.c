@@ -27,19 +27,15 @@
  * first; here the parent simply waits for that process to end before it
  * sets the event, and the timeout is 0.1 s.
  *
- * Processes are started with fork(): the child uses the parent's mp_event
- * pointer as it is. Another program would mp_event_open() it by name.
+ * The processes are named mp_process children started with fork (the
+ * default start method): each uses the parent's mp_event pointer as it is.
+ * Another program, or a spawned child, would mp_event_open() it by name.
  *
  * Build: cc -std=c11 event_wait.c $(pkg-config --cflags --libs mproc)
  */
-#define _POSIX_C_SOURCE 200809L
-
 #include <mproc.h>
 
 #include <stdio.h>
-#include <sys/types.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 /* Print what failed and why; always returns 1. */
 static int fail(const char *what, int rc) {
@@ -70,28 +66,33 @@ static int wait_for_event_timeout(mp_event *e, double t) {
   return mp_event_is_set(e) == 0 ? 0 : 1;
 }
 
-/* fork() a child that runs one of the two functions, then _exit()s. */
-static pid_t start(mp_event *e, int timed) {
-  fflush(stdout); /* the child must not print the parent's buffered lines */
-  pid_t pid = fork();
-  if (pid == 0) {
-    int status = timed ? wait_for_event_timeout(e, 0.1) : wait_for_event(e);
-    fflush(stdout);
-    _exit(status); /* _exit: a child never runs the parent's atexit */
+/* The two targets; a target's return value is its process's exit code. */
+static int block(void *e) { return wait_for_event(e); }
+static int nonblock(void *e) { return wait_for_event_timeout(e, 0.1); }
+
+/* Start fn(e) in a process called name; the handle, or NULL. */
+static mp_process *start(mp_target fn, mp_event *e, const char *name) {
+  mp_process *p;
+  mp_process_options o = {.name = name};
+  int rc = mp_process_create(fn, e, &o, &p);
+  if (rc == 0 && (rc = mp_process_start(p)) < 0)
+    mp_process_close(p);
+  if (rc < 0) {
+    fail("start", rc);
+    return NULL;
   }
-  if (pid < 0)
-    perror("event_wait: fork");
-  return pid;
+  return p;
 }
 
-/* 1 when the process pid exited with status 0. */
-static int joined_ok(pid_t pid) {
-  int status;
-  if (pid < 0)
+/* Wait for p and free it; 1 when it exited with code 0. */
+static int joined_ok(mp_process *p) {
+  int code = -1;
+  if (!p)
     return 0;
-  while (waitpid(pid, &status, 0) < 0)
-    ; /* EINTR: retry */
-  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  if (mp_process_join(p, MP_FOREVER) == 0)
+    mp_process_exitcode(p, &code);
+  mp_process_close(p);
+  return code == 0;
 }
 
 int main(void) {
@@ -101,17 +102,17 @@ int main(void) {
   if ((rc = mp_event_create(NULL, &e)) < 0) /* clear at first */
     return fail("mp_event_create", rc);
 
-  pid_t block = start(e, 0);
-  pid_t nonblock = start(e, 1);
+  mp_process *b = start(block, e, "block");
+  mp_process *n = start(nonblock, e, "nonblock");
 
   printf("main: waiting for 'nonblock' to time out before calling set\n");
   fflush(stdout);
-  if (!joined_ok(nonblock))
+  if (!joined_ok(n))
     failed = 1;
   if ((rc = mp_event_set(e)) < 0) /* wakes 'block' in any case */
     failed = fail("mp_event_set", rc);
   printf("main: event is set\n");
-  if (!joined_ok(block))
+  if (!joined_ok(b))
     failed = 1;
 
   if ((rc = mp_event_destroy(e)) < 0) /* the creator removes the name */

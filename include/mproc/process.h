@@ -10,9 +10,10 @@
  *    with other threads (only the forking thread exists in the child).
  *  - MP_START_SPAWN: posix_spawn() of this program's own executable (see
  *    mp_set_executable), which runs the entry fn registered under a name;
- *    arg travels as options.arg_size bytes (the child gets a copy; NULL when
- *    arg_size is 0); shared objects travel by name (mp_lock_open, ...).
- *    Safe in multithreaded parents.
+ *    arg travels as options.arg_size bytes (the child gets a copy, 16-byte
+ *    aligned; NULL when arg_size is 0); shared objects travel by name
+ *    (mp_lock_open, ...). The child inherits stdin, stdout and stderr and no
+ *    other descriptor. Safe in multithreaded parents.
  *  - MP_START_FORKSERVER: a small single-threaded server, started by spawn
  *    on first use, forks each child on request: spawn's safety, nearly fork's
  *    speed. Same rules as spawn for entries and arguments.
@@ -24,11 +25,18 @@
  * runs and the child exits - with MP_REGISTER that is before main, so main
  * needs nothing. With mp_register() in main, the child runs main up to that
  * call, as Python's spawn re-imports the main module: register first.
+ * A child knows the entries registered before its own, so an entry that
+ * itself starts spawn children should be registered after theirs. If the
+ * child's main ends without its entry being registered, it prints an error
+ * and exits with status 127.
  *
  * Exit codes follow Python: the value fn returns (& 0xff), or -signum when
- * a signal ended the child. A child leaves with _exit() after its own
- * cleanup (its non-daemon children joined, daemon ones terminated, the
- * names it created removed), never running the parent's atexit handlers.
+ * a signal ended the child. After fn returns, a child does its own cleanup
+ * (its non-daemon children joined, daemon ones terminated, the names it
+ * created removed) and leaves: a forked child with _exit(), never running
+ * the parent's atexit handlers; a spawned or forkserver child, a program of
+ * its own, with exit(). A forked child starts with default signal handlers
+ * (ignored signals stay ignored, except SIGCHLD), as after an exec.
  *
  * Daemons: a daemon child is killed (SIGKILL) when its parent ends, even
  * when the parent is killed; a process that ends normally terminates its
@@ -86,12 +94,13 @@ MP_EXTERN int mp_register(const char *name, mp_target fn);
   }
 
 /* Library-wide default start method (initially MP_START_FORK). -EINVAL for
- * an unknown method. */
+ * MP_START_DEFAULT or an unknown method. */
 MP_EXTERN int mp_set_start_method(mp_start_method method);
 MP_EXTERN mp_start_method mp_get_start_method(void);
 
-/* Executable that spawn and forkserver start (default /proc/self/exe);
- * NULL restores the default. The path is copied. -EINVAL, -ENOMEM. */
+/* Executable that spawn and forkserver start (default: this program, the
+ * path /proc/self/exe names); NULL restores the default. The path is
+ * copied. -EINVAL (empty), -ENOMEM. */
 MP_EXTERN int mp_set_executable(const char *path);
 
 /*
@@ -107,7 +116,10 @@ MP_EXTERN int mp_process_create(mp_target fn, void *arg,
 /*
  * Start the child. -EALREADY (started before), -ENOENT/-EACCES/... (the
  * executable cannot be run: spawn and forkserver report exec failures here,
- * in the parent), -EAGAIN (process limit), -ENOMEM, -EINVAL.
+ * in the parent), -ETIMEDOUT / -ECHILD / -EPIPE (forkserver: the server did
+ * not answer within 10 s or died; it is replaced on the next start),
+ * -EAGAIN (process limit), -EMFILE, -ENFILE, -ENOMEM, -EPERM (a handle of
+ * another process), -EINVAL.
  */
 MP_EXTERN int mp_process_start(mp_process *p);
 
@@ -131,7 +143,9 @@ MP_EXTERN int mp_process_exitcode(mp_process *p, int *code);
 MP_EXTERN int mp_process_terminate(mp_process *p);
 MP_EXTERN int mp_process_kill(mp_process *p);
 
-/* pid (0 before start), name, daemon flag. */
+/* pid (0 before start), name, daemon flag (-EINVAL for NULL). Every other
+ * call on a handle created by another process (e.g. inherited by fork) is
+ * -EPERM. */
 MP_EXTERN pid_t mp_process_pid(const mp_process *p);
 MP_EXTERN const char *mp_process_name(const mp_process *p);
 MP_EXTERN int mp_process_daemon(const mp_process *p);
@@ -148,7 +162,8 @@ MP_EXTERN int mp_process_close(mp_process *p);
  * Wait until at least one of fds[0..n) (sentinels, or any pollable fd such
  * as a Connection's) is readable or closed. ready[i] (if ready is not NULL)
  * is set to 1 or 0. Returns how many are ready (>= 1), -ETIMEDOUT,
- * -EAGAIN (timeout 0, none ready), -EINVAL (NULL fds, n 0, NaN), -ENOMEM.
+ * -EAGAIN (timeout 0, none ready), -EINVAL (NULL fds, n 0 or over 2^20, a
+ * negative fd, NaN), -ENOMEM.
  */
 MP_EXTERN int mp_wait(const int *fds, size_t n, double timeout,
                       unsigned char *ready);
