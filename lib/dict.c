@@ -265,9 +265,7 @@ out:
 }
 
 /* Copy the value of key to a destination chosen by sink. */
-typedef void *(*sink_fn)(void *ctx, size_t len, int *err);
-
-static int lookup(mp_dict *dp, const void *key, size_t klen, sink_fn sink,
+static int lookup(mp_dict *dp, const void *key, size_t klen, mp__sink_fn sink,
                   void *ctx, size_t *vlen) {
   if (!key || !klen || !vlen)
     return -EINVAL;
@@ -291,33 +289,12 @@ static int lookup(mp_dict *dp, const void *key, size_t klen, sink_fn sink,
   return rc;
 }
 
-struct into_buf {
-  void *buf;
-  size_t cap;
-};
-
-static void *into_buf(void *ctx, size_t len, int *err) {
-  struct into_buf *b = ctx;
-  if (len > b->cap) {
-    *err = -EMSGSIZE;
-    return NULL;
-  }
-  return len ? b->buf : (void *)b;
-}
-
-static void *into_alloc(void *ctx, size_t len, int *err) {
-  void *p = malloc(len ? len : 1);
-  if (!p)
-    *err = -ENOMEM;
-  return *(void **)ctx = p;
-}
-
 int mp_dict_get(mp_dict *d, const void *key, size_t klen, void *buf,
                 size_t cap, size_t *vlen) {
-  struct into_buf b = {buf, cap};
+  struct mp__sink_buf b = {buf, cap};
   if (cap && !buf)
     return -EINVAL;
-  return lookup(d, key, klen, into_buf, &b, vlen);
+  return lookup(d, key, klen, mp__sink_buf, &b, vlen);
 }
 
 int mp_dict_get_alloc(mp_dict *d, const void *key, size_t klen, void **value,
@@ -325,7 +302,7 @@ int mp_dict_get_alloc(mp_dict *d, const void *key, size_t klen, void **value,
   if (!value)
     return -EINVAL;
   *value = NULL;
-  return lookup(d, key, klen, into_alloc, value, vlen);
+  return lookup(d, key, klen, mp__sink_alloc, value, vlen);
 }
 
 int mp_dict_delete(mp_dict *dp, const void *key, size_t klen) {

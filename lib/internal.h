@@ -140,6 +140,20 @@ MP__HIDDEN const char *mp__obj_name(const void *obj, enum mp__kind kind);
   int prefix##_destroy(type *obj) { return mp__obj_destroy(obj, kind, fini); } \
   const char *prefix##_name(const type *obj) { return mp__obj_name(obj, kind); }
 
+/* ---- sinks (sink.c): where a variable-length read copies to ------------ */
+
+/* A destination for len bytes (non-NULL even for 0), or NULL with *err set:
+ * -EMSGSIZE (caller buffer too small), -ENOMEM. */
+typedef void *(*mp__sink_fn)(void *ctx, uint64_t len, int *err);
+/* ctx: struct mp__sink_buf, the caller's buffer. */
+struct mp__sink_buf {
+  void *buf;
+  size_t cap;
+};
+MP__HIDDEN void *mp__sink_buf(void *ctx, uint64_t len, int *err);
+/* ctx: void **, receives a malloc'd buffer the caller frees. */
+MP__HIDDEN void *mp__sink_alloc(void *ctx, uint64_t len, int *err);
+
 /* ---- arena (arena.c): blocks in shared memory, under the owner's lock -- */
 
 struct mp__arena {

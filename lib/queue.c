@@ -226,8 +226,22 @@ static int lock(struct queue_state *q, struct side *s, const mp__deadline *d,
 
 /* ---- FIFO ---------------------------------------------------------------------- */
 
-/* What to copy out: a destination for len bytes, or an error. */
-typedef void *(*sink_fn)(void *ctx, uint64_t len, int *err);
+/* Wait, holding our side's lock, until the other side's word moves from
+ * `seen`: spin briefly, announce a sleeper on wake_word, re-check, sleep.
+ * 0: look again; -ETIMEDOUT. */
+static int fifo_wait(struct queue_state *q, _Atomic uint64_t *other,
+                     uint64_t seen, _Atomic uint32_t *wake_word,
+                     const mp__deadline *d) {
+  if (mp__spin_while64(other, seen) != seen)
+    return 0;
+  uint32_t w = announce(wake_word);
+  if (atomic_load(other) != seen || atomic_load(&q->shut))
+    return 0;
+  if (mp__futex_wait(wake_word, w, d) == -ETIMEDOUT &&
+      atomic_load(other) == seen)
+    return -ETIMEDOUT;
+  return 0;
+}
 
 /* Is there room for `need` more bytes and one more message? */
 static bool fifo_room(const struct queue_state *q, uint64_t pw, uint64_t cw,
@@ -274,22 +288,14 @@ static int fifo_put(struct queue_state *q, const void *buf, uint64_t len,
       rc = -EAGAIN;
       break;
     }
-    if (mp__spin_while64(&q->cons.word, cw) != cw)
-      continue;
-    uint32_t w = announce(&q->cons.wake);
-    if (atomic_load(&q->cons.word) != cw || atomic_load(&q->shut))
-      continue;
-    if (mp__futex_wait(&q->cons.wake, w, d) == -ETIMEDOUT &&
-        atomic_load(&q->cons.word) == cw) {
-      rc = -ETIMEDOUT;
+    if ((rc = fifo_wait(q, &q->cons.word, cw, &q->cons.wake, d)) < 0)
       break;
-    }
   }
   mp__mutex_unlock(&q->prod.lock);
   return rc;
 }
 
-static int fifo_get(struct queue_state *q, sink_fn sink, void *ctx,
+static int fifo_get(struct queue_state *q, mp__sink_fn sink, void *ctx,
                     uint64_t *len, const mp__deadline *d, bool nonblock) {
   const uint64_t R = q->ring;
   int rc = lock(q, &q->cons, d, nonblock);
@@ -333,16 +339,8 @@ static int fifo_get(struct queue_state *q, sink_fn sink, void *ctx,
       rc = -EAGAIN;
       break;
     }
-    if (mp__spin_while64(&q->prod.word, pw) != pw)
-      continue;
-    uint32_t w = announce(&q->prod.wake);
-    if (atomic_load(&q->prod.word) != pw || atomic_load(&q->shut))
-      continue;
-    if (mp__futex_wait(&q->prod.wake, w, d) == -ETIMEDOUT &&
-        atomic_load(&q->prod.word) == pw) {
-      rc = -ETIMEDOUT;
+    if ((rc = fifo_wait(q, &q->prod.word, pw, &q->prod.wake, d)) < 0)
       break;
-    }
   }
   mp__mutex_unlock(&q->cons.lock);
   return rc;
@@ -452,7 +450,7 @@ static int heap_put(struct queue_state *q, int64_t prio, const void *buf,
   return rc;
 }
 
-static int heap_get(struct queue_state *q, sink_fn sink, void *ctx,
+static int heap_get(struct queue_state *q, mp__sink_fn sink, void *ctx,
                     uint64_t *len, int64_t *prio, const mp__deadline *d,
                     bool nonblock) {
   int rc = lock(q, &q->prod, d, nonblock);
@@ -523,28 +521,7 @@ int mp_queue_put_priority(mp_queue *q, int64_t priority, const void *buf,
   return put(q, priority, buf, len, timeout);
 }
 
-struct into_buf {
-  void *buf;
-  size_t cap;
-};
-
-static void *into_buf(void *ctx, uint64_t len, int *err) {
-  struct into_buf *b = ctx;
-  if (len > b->cap) {
-    *err = -EMSGSIZE;
-    return NULL;
-  }
-  return len ? b->buf : (void *)b;
-}
-
-static void *into_alloc(void *ctx, uint64_t len, int *err) {
-  void *p = malloc(len ? len : 1);
-  if (!p)
-    *err = -ENOMEM;
-  return *(void **)ctx = p;
-}
-
-static int get(mp_queue *qp, sink_fn sink, void *ctx, size_t *len,
+static int get(mp_queue *qp, mp__sink_fn sink, void *ctx, size_t *len,
                int64_t *prio, double timeout) {
   struct queue_state *q = queue(qp);
   mp__deadline d;
@@ -562,25 +539,25 @@ static int get(mp_queue *qp, sink_fn sink, void *ctx, size_t *len,
 
 int mp_queue_get(mp_queue *q, void *buf, size_t cap, size_t *len,
                  double timeout) {
-  struct into_buf b = {buf, cap};
+  struct mp__sink_buf b = {buf, cap};
   if (cap && !buf)
     return -EINVAL;
-  return get(q, into_buf, &b, len, NULL, timeout);
+  return get(q, mp__sink_buf, &b, len, NULL, timeout);
 }
 
 int mp_queue_get_priority(mp_queue *q, void *buf, size_t cap, size_t *len,
                           int64_t *priority, double timeout) {
-  struct into_buf b = {buf, cap};
+  struct mp__sink_buf b = {buf, cap};
   if (cap && !buf)
     return -EINVAL;
-  return get(q, into_buf, &b, len, priority, timeout);
+  return get(q, mp__sink_buf, &b, len, priority, timeout);
 }
 
 int mp_queue_get_alloc(mp_queue *q, void **buf, size_t *len, double timeout) {
   if (!buf)
     return -EINVAL;
   *buf = NULL;
-  return get(q, into_alloc, buf, len, NULL, timeout);
+  return get(q, mp__sink_alloc, buf, len, NULL, timeout);
 }
 
 long mp_queue_qsize(const mp_queue *qp) {
