@@ -4,12 +4,11 @@
  * coalesced on free, so churn does not fragment without bound. Offsets
  * only, no pointers. Not locked: the caller holds its object's lock. After
  * a holder died half-way through, mp__arena_rebuild() recreates every
- * header and the free list from the set of live blocks.
+ * header and the free list from the set of live blocks, allocating nothing.
  */
 #include "internal.h"
 
 #include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 
 #define ALIGN 16u
@@ -82,24 +81,17 @@ void mp__arena_free(struct mp__arena *a, uint64_t payload) {
   }
 }
 
-static int by_offset(const void *x, const void *y) {
-  uint64_t a = ((const uint64_t *)x)[0], b = ((const uint64_t *)y)[0];
-  return a < b ? -1 : a > b;
-}
-
-int mp__arena_rebuild(struct mp__arena *a, const uint64_t (*live)[2],
-                      size_t n) {
-  /* live[i] = {payload offset, length}. */
-  uint64_t(*v)[2] = n ? malloc(n * sizeof *v) : NULL;
-  if (n && !v)
-    return -ENOMEM;
-  if (n)
-    memcpy(v, live, n * sizeof *v);
-  qsort(v, n, sizeof *v, by_offset);
+void mp__arena_rebuild(struct mp__arena *a, size_t n,
+                       void (*item)(void *ctx, size_t i, uint64_t *payload,
+                                    uint64_t *len),
+                       void *ctx) {
   a->free = NONE;
   uint64_t pos = 0, last_free = NONE;
   for (size_t i = 0; i <= n; i++) {
-    uint64_t start = i < n ? v[i][0] - HDR : a->size;
+    uint64_t payload = 0, len = 0;
+    if (i < n)
+      item(ctx, i, &payload, &len);
+    uint64_t start = i < n ? payload - HDR : a->size;
     if (start > pos) { /* a gap: one free block */
       *at(a, pos) = (struct block){start - pos, NONE};
       if (last_free == NONE)
@@ -109,11 +101,9 @@ int mp__arena_rebuild(struct mp__arena *a, const uint64_t (*live)[2],
       last_free = pos;
     }
     if (i < n) {
-      uint64_t size = round_up(v[i][1] + HDR);
+      uint64_t size = round_up(len + HDR);
       *at(a, start) = (struct block){size | 1, NONE};
       pos = start + size;
     }
   }
-  free(v);
-  return 0;
 }

@@ -71,9 +71,9 @@ static int plan(const mp_dict_options *o, struct layout *l) {
   l->capacity = o->capacity ? o->capacity : MP_DICT_DEFAULT_CAPACITY;
   if (l->capacity > MP_DICT_CAPACITY_MAX || o->max_items > (1u << 30))
     return -EINVAL;
-  l->max_items = o->max_items ? o->max_items : l->capacity / 32;
-  if (l->max_items < 16)
-    l->max_items = 16;
+  l->max_items = o->max_items;
+  if (!l->max_items) /* the default; an explicit number is kept exactly */
+    l->max_items = l->capacity / 32 < 16 ? 16 : l->capacity / 32;
   l->nslots = 16;
   while (l->nslots * 3 < l->max_items * 4) /* load factor <= 3/4 */
     l->nslots *= 2;
@@ -111,30 +111,34 @@ int mp_dict_create(const char *name, const mp_dict_options *opts,
 
 /* ---- locking and repair --------------------------------------------------- */
 
+static int by_block(const void *x, const void *y) {
+  uint64_t a = ((const struct slot *)x)->off, b = ((const struct slot *)y)->off;
+  return a < b ? -1 : a > b;
+}
+
+static void slot_block(void *ctx, size_t i, uint64_t *off, uint64_t *len) {
+  const struct slot *s = ctx;
+  *off = s[i].off;
+  *len = (uint64_t)s[i].klen + s[i].vlen;
+}
+
 /* A holder died mid-update: undo its slot change, recount, rebuild the
- * arena from what the live slots reference. */
+ * arena from what the live slots reference - sorted in the idle table,
+ * which is scratch space until the next rehash or clear writes it whole. */
 static void repair(struct dict_state *d) {
   d->active &= 1;
-  struct slot *t = table(d, d->active);
+  struct slot *t = table(d, d->active), *scratch = table(d, !d->active);
   if (d->intent_on && d->intent_slot < d->nslots)
     t[d->intent_slot] = d->intent_old;
   d->intent_on = 0;
   d->count = d->tombs = 0;
-  uint64_t(*live)[2] = malloc((d->nslots ? d->nslots : 1) * sizeof *live);
-  size_t n = 0;
   for (uint64_t i = 0; i < d->nslots; i++) {
     d->tombs += t[i].hash == TOMB;
-    if (t[i].hash >= 2) {
-      d->count++;
-      if (live) {
-        live[n][0] = t[i].off;
-        live[n++][1] = (uint64_t)t[i].klen + t[i].vlen;
-      }
-    }
+    if (t[i].hash >= 2)
+      scratch[d->count++] = t[i];
   }
-  if (live)
-    mp__arena_rebuild(arena(d), (const uint64_t(*)[2])live, n);
-  free(live);
+  qsort(scratch, d->count, sizeof *scratch, by_block);
+  mp__arena_rebuild(arena(d), d->count, slot_block, scratch);
 }
 
 static struct dict_state *lock(const mp_dict *dp) {
@@ -196,7 +200,9 @@ static void rehash(struct dict_state *d) {
       j = (j + 1) & mask;
     to[j] = from[i];
   }
+  MP__STORE_ORDER();
   d->active = !d->active; /* the commit */
+  MP__STORE_ORDER();
   d->tombs = 0;
 }
 
@@ -205,9 +211,13 @@ static void write_slot(struct dict_state *d, uint64_t i, struct slot s) {
   struct slot *t = table(d, d->active);
   d->intent_old = t[i];
   d->intent_slot = i;
+  MP__STORE_ORDER();
   d->intent_on = 1;
+  MP__STORE_ORDER();
   t[i] = s;
+  MP__STORE_ORDER();
   d->intent_on = 0; /* the commit */
+  MP__STORE_ORDER();
 }
 
 /* ---- operations ------------------------------------------------------------- */
@@ -350,7 +360,9 @@ int mp_dict_clear(mp_dict *dp) {
   if (!d)
     return -EINVAL;
   memset(table(d, !d->active), 0, d->nslots * sizeof(struct slot));
+  MP__STORE_ORDER();
   d->active = !d->active; /* the commit: an empty table */
+  MP__STORE_ORDER();
   d->count = d->tombs = 0;
   mp__arena_init(arena(d), arena(d)->size);
   unlock(d);

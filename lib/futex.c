@@ -25,18 +25,27 @@ static inline void cpu_relax(void) {
 #endif
 }
 
+/* Longest single sleep. A waker killed between its commit (the store the
+ * sleeper waits for) and its wake call cannot strand a sleeper: every sleep
+ * ends within this time and the caller re-checks its condition. */
+#define SLEEP_SLICE_NS 100000000LL
+
 int mp__futex_wait(_Atomic uint32_t *word, uint32_t expected,
                    const mp__deadline *d) {
   /* FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC time, so a call
    * interrupted by a signal is simply made again by the caller's loop. */
-  const struct timespec *at = d && !d->forever ? &d->at : NULL;
-  if (at && mp__deadline_left_ns(d) == 0)
+  int64_t left = d ? mp__deadline_left_ns(d) : INT64_MAX;
+  if (left == 0)
     return -ETIMEDOUT;
+  bool sliced = left > SLEEP_SLICE_NS;
+  int64_t at_ns = mp__now_ns() + (sliced ? SLEEP_SLICE_NS : left);
+  struct timespec at = {(time_t)(at_ns / 1000000000),
+                        (long)(at_ns % 1000000000)};
   long rc = syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT_BITSET, expected,
-                    at, NULL, FUTEX_BITSET_MATCH_ANY);
-  if (rc < 0 && errno == ETIMEDOUT)
+                    &at, NULL, FUTEX_BITSET_MATCH_ANY);
+  if (rc < 0 && errno == ETIMEDOUT && !sliced)
     return -ETIMEDOUT;
-  return 0; /* woken, EAGAIN (value changed) or EINTR: re-check */
+  return 0; /* woken, value changed, a signal or the end of a slice */
 }
 
 void mp__futex_wake(_Atomic uint32_t *word, int n) {

@@ -95,6 +95,12 @@ MP__HIDDEN size_t mp__seg_size(const void *obj);
 /* 0 when name is a valid segment name, else -EINVAL. */
 MP__HIDDEN int mp__name_check(const char *name);
 
+/* Order plain stores to shared memory as written, for the compiler and
+ * the CPU: a process may be killed between any two of them, and the next
+ * lock holder must find them in program order (e.g. an undo record before
+ * the change it undoes). */
+#define MP__STORE_ORDER() atomic_thread_fence(memory_order_release)
+
 /* ---- objects (object.c): the lifecycle shared by every kind ------------ */
 
 /* Every object that can be standalone or embedded starts with this head. */
@@ -168,10 +174,14 @@ MP__HIDDEN void mp__arena_init(struct mp__arena *a, uint64_t size);
 /* Payload offset (from a + 1) of a new block of len bytes, or NONE. */
 MP__HIDDEN uint64_t mp__arena_alloc(struct mp__arena *a, uint64_t len);
 MP__HIDDEN void mp__arena_free(struct mp__arena *a, uint64_t payload);
-/* Recreate headers and the free list from the live blocks {payload offset,
- * length}: the repair after a holder died mid-update. 0 or -ENOMEM. */
-MP__HIDDEN int mp__arena_rebuild(struct mp__arena *a,
-                                 const uint64_t (*live)[2], size_t n);
+/* Recreate headers and the free list from the n live blocks, which
+ * item(ctx, i, &payload, &len) gives in increasing payload order: the
+ * repair after a holder died mid-update. Allocates nothing. */
+MP__HIDDEN void mp__arena_rebuild(struct mp__arena *a, size_t n,
+                                  void (*item)(void *ctx, size_t i,
+                                               uint64_t *payload,
+                                               uint64_t *len),
+                                  void *ctx);
 static inline void *mp__arena_ptr(struct mp__arena *a, uint64_t payload) {
   return (char *)(a + 1) + payload;
 }

@@ -14,9 +14,12 @@
  * side's word; a put or get with room or data makes no system call.
  *
  * LIFO and PRIORITY: a binary heap of entries {priority, sequence, block}
- * whose payloads live in an arena (arena.c), all under one lock; a holder's
- * death is repaired by re-heapifying and rebuilding the arena from the live
- * entries.
+ * whose payloads live in an arena (arena.c), all under one lock. Entries
+ * move only through a spare slot (spare = a; a = b; b = spare; spare
+ * cleared), so at every instant each entry is in the heap or the spare,
+ * perhaps twice but never nowhere. After a holder's death the repair keeps
+ * one copy of each block, re-heapifies and rebuilds the arena from the live
+ * entries - all in place, allocating nothing.
  *
  * Sleeping: consumers wait on the futex word `prod.wake`, producers on
  * `cons.wake`; bit 0 says someone sleeps, and only then does the other side
@@ -69,10 +72,11 @@ struct queue_state {
   _Atomic uint32_t shut;
   _Atomic uint32_t joined; /* futex: bumped when all tasks are done */
   _Atomic uint64_t done;   /* task_done calls */
-  /* heap kinds, under prod.lock */
-  uint64_t n;              /* entries in the heap */
-  uint64_t seq;            /* next sequence number */
-  uint64_t puts, gets;     /* messages in and out, for join and qsize */
+  /* heap kinds, under prod.lock (atomic: snapshots read them without) */
+  _Atomic uint64_t n;          /* entries in the heap */
+  uint64_t seq;                /* next sequence number */
+  _Atomic uint64_t puts, gets; /* messages in and out, for join and qsize */
+  struct hent spare;           /* the entry being moved; off NONE when none */
   alignas(64) struct side prod;
   alignas(64) struct side cons;
   alignas(64) unsigned char data[];
@@ -108,8 +112,8 @@ static void counts(const struct queue_state *q, uint64_t *in, uint64_t *out) {
     *in = cnt_of(atomic_load(&((struct queue_state *)q)->prod.word));
     *out = cnt_of(atomic_load(&((struct queue_state *)q)->cons.word));
   } else {
-    *in = q->puts;
-    *out = q->gets;
+    *in = atomic_load_explicit(&q->puts, memory_order_relaxed);
+    *out = atomic_load_explicit(&q->gets, memory_order_relaxed);
   }
 }
 
@@ -129,14 +133,25 @@ static int plan(const mp_queue_options *o, struct layout *l) {
   uint64_t cap = o->capacity ? o->capacity : MP_QUEUE_DEFAULT_CAPACITY;
   if (cap > MP_QUEUE_CAPACITY_MAX || (unsigned)o->kind > MP_QUEUE_PRIORITY)
     return -EINVAL;
+  /* Room for a capacity-sized message even at the worst wrap point, and
+   * for maxsize empty messages besides. */
+  uint64_t want = 2 * record(cap);
+  if (o->maxsize && o->maxsize <= (1u << 26) &&
+      want < o->maxsize * record(0) + record(cap))
+    want = o->maxsize * record(0) + record(cap);
   if (o->kind == MP_QUEUE_FIFO) {
     l->ring = 64;
-    while (l->ring < 2 * record(cap))
+    while (l->ring < want)
       l->ring *= 2;
     l->slots = 0;
     l->bytes = sizeof(struct queue_state) + l->ring;
   } else {
     l->ring = 2 * (cap + MP__ARENA_BLOCK_OVERHEAD);
+    if (o->maxsize && o->maxsize <= (1u << 26) &&
+        l->ring < o->maxsize * MP__ARENA_BLOCK_OVERHEAD + cap +
+                      MP__ARENA_BLOCK_OVERHEAD)
+      l->ring = o->maxsize * MP__ARENA_BLOCK_OVERHEAD + cap +
+                MP__ARENA_BLOCK_OVERHEAD;
     l->slots = l->ring / MP__ARENA_BLOCK_OVERHEAD;
     if (o->maxsize && o->maxsize < l->slots)
       l->slots = o->maxsize;
@@ -164,8 +179,10 @@ static int init(void *obj, void *arg) {
   q->maxsize = a->o->maxsize;
   q->ring = a->l.ring;
   q->slots = a->l.slots;
-  if (!is_fifo(q))
+  if (!is_fifo(q)) {
     mp__arena_init(arena(q), q->ring);
+    q->spare.off = MP__ARENA_NONE;
+  }
   mp__obj_init(q, MP__KIND_QUEUE);
   return 0;
 }
@@ -356,50 +373,72 @@ static bool before(const struct queue_state *q, const struct hent *a,
   return a->prio != b->prio ? a->prio < b->prio : a->seq < b->seq;
 }
 
+/* Swap two entries through the spare slot (see the top of the file). */
+static void swap(struct queue_state *q, uint64_t a, uint64_t b) {
+  struct hent *h = heap(q), t = h[a];
+  q->spare = t;
+  MP__STORE_ORDER();
+  h[a] = h[b];
+  MP__STORE_ORDER();
+  h[b] = t;
+  MP__STORE_ORDER();
+  q->spare.off = MP__ARENA_NONE;
+}
+
 static void sift_up(struct queue_state *q, uint64_t i) {
   struct hent *h = heap(q);
-  while (i > 0 && before(q, &h[i], &h[(i - 1) / 2])) {
-    struct hent t = h[i];
-    h[i] = h[(i - 1) / 2];
-    h[(i - 1) / 2] = t;
-    i = (i - 1) / 2;
-  }
+  for (; i > 0 && before(q, &h[i], &h[(i - 1) / 2]); i = (i - 1) / 2)
+    swap(q, i, (i - 1) / 2);
 }
 
 static void sift_down(struct queue_state *q, uint64_t i) {
   struct hent *h = heap(q);
+  uint64_t n = atomic_load_explicit(&q->n, memory_order_relaxed);
   for (;;) {
     uint64_t l = 2 * i + 1, r = l + 1, m = i;
-    if (l < q->n && before(q, &h[l], &h[m]))
+    if (l < n && before(q, &h[l], &h[m]))
       m = l;
-    if (r < q->n && before(q, &h[r], &h[m]))
+    if (r < n && before(q, &h[r], &h[m]))
       m = r;
     if (m == i)
       return;
-    struct hent t = h[i];
-    h[i] = h[m];
-    h[m] = t;
+    swap(q, i, m);
     i = m;
   }
 }
 
-/* A holder died half-way: the entries [0, n) are whole (n moves last on
- * put, first on get), but their order and the arena may not be. */
+static int by_block(const void *x, const void *y) {
+  uint64_t a = ((const struct hent *)x)->off, b = ((const struct hent *)y)->off;
+  return a < b ? -1 : a > b;
+}
+
+static void hent_block(void *ctx, size_t i, uint64_t *off, uint64_t *len) {
+  const struct hent *h = ctx;
+  *off = h[i].off;
+  *len = h[i].len;
+}
+
+/* A holder died half-way: the live entries are those in [0, n) and the
+ * spare, perhaps some twice (never lost: see swap). Keep one copy of each
+ * block, rebuild the arena around them, re-heapify. In place. */
 static void repair_heap(struct queue_state *q) {
-  if (q->n > q->slots)
-    q->n = q->slots;
-  for (uint64_t i = q->n / 2; i-- > 0;)
+  struct hent *h = heap(q);
+  uint64_t n = atomic_load(&q->n);
+  if (n > q->slots)
+    n = q->slots;
+  if (q->spare.off != MP__ARENA_NONE && n < q->slots)
+    h[n++] = q->spare;
+  q->spare.off = MP__ARENA_NONE;
+  qsort(h, n, sizeof *h, by_block);
+  uint64_t k = 0;
+  for (uint64_t i = 0; i < n; i++)
+    if (k == 0 || h[i].off != h[k - 1].off)
+      h[k++] = h[i];
+  mp__arena_rebuild(arena(q), k, hent_block, h);
+  atomic_store(&q->n, k);
+  for (uint64_t i = k / 2; i-- > 0;)
     sift_down(q, i);
-  uint64_t(*live)[2] = q->n ? malloc(q->n * sizeof *live) : NULL;
-  if (live || !q->n) {
-    for (uint64_t i = 0; i < q->n; i++) {
-      live[i][0] = heap(q)[i].off;
-      live[i][1] = heap(q)[i].len;
-    }
-    mp__arena_rebuild(arena(q), (const uint64_t(*)[2])live, q->n);
-    free(live);
-  }
-  q->puts = q->gets + q->n;
+  atomic_store(&q->puts, atomic_load(&q->gets) + k);
 }
 
 /* Sleep on word with the lock released, then take it back (without a
@@ -425,16 +464,18 @@ static int heap_put(struct queue_state *q, int64_t prio, const void *buf,
       rc = -ESHUTDOWN;
       break;
     }
-    uint64_t off = MP__ARENA_NONE;
-    if (q->n < q->slots && (!q->maxsize || q->n < q->maxsize))
+    uint64_t off = MP__ARENA_NONE, n = atomic_load(&q->n);
+    if (n < q->slots && (!q->maxsize || n < q->maxsize))
       off = mp__arena_alloc(arena(q), len);
     if (off != MP__ARENA_NONE) {
       if (len)
         memcpy(mp__arena_ptr(arena(q), off), buf, len);
-      heap(q)[q->n] = (struct hent){prio, q->seq++, off, len};
-      q->n++; /* the commit */
-      q->puts++;
-      sift_up(q, q->n - 1);
+      if (q->kind == MP_QUEUE_LIFO)
+        prio = 0; /* only a priority queue keeps priorities */
+      heap(q)[n] = (struct hent){prio, q->seq++, off, len};
+      atomic_store(&q->n, n + 1); /* the commit (seq_cst: ordered) */
+      atomic_fetch_add(&q->puts, 1);
+      sift_up(q, n);
       wake(&q->prod.wake);
       rc = 0;
       break;
@@ -462,7 +503,8 @@ static int heap_get(struct queue_state *q, mp__sink_fn sink, void *ctx,
       rc = -ESHUTDOWN;
       break;
     }
-    if (q->n > 0) {
+    uint64_t n = atomic_load(&q->n);
+    if (n > 0) {
       struct hent top = heap(q)[0];
       *len = top.len;
       void *dst = sink(ctx, top.len, &rc);
@@ -472,9 +514,10 @@ static int heap_get(struct queue_state *q, mp__sink_fn sink, void *ctx,
         memcpy(dst, mp__arena_ptr(arena(q), top.off), top.len);
       if (prio)
         *prio = top.prio;
-      q->n--; /* the commit */
-      q->gets++;
-      heap(q)[0] = heap(q)[q->n];
+      heap(q)[0] = heap(q)[n - 1]; /* the commit: top is gone; the last
+                                      entry is in two places until n moves */
+      atomic_store(&q->n, n - 1);
+      atomic_fetch_add(&q->gets, 1);
       sift_down(q, 0);
       mp__arena_free(arena(q), top.off);
       wake(&q->cons.wake);
@@ -577,8 +620,17 @@ int mp_queue_full(const mp_queue *qp) {
   uint64_t n = in_queue(q);
   if (q->maxsize && n >= q->maxsize)
     return 1;
-  if (!is_fifo(q))
-    return n >= q->slots;
+  if (!is_fifo(q)) { /* would an empty message find a block? */
+    if (n >= q->slots)
+      return 1;
+    static const mp__deadline forever = {.forever = true};
+    lock(q, &q->prod, &forever, false);
+    uint64_t off = mp__arena_alloc(arena(q), 0);
+    if (off != MP__ARENA_NONE)
+      mp__arena_free(arena(q), off);
+    mp__mutex_unlock(&q->prod.lock);
+    return off == MP__ARENA_NONE;
+  }
   uint64_t used = (pos_of(atomic_load(&q->prod.word)) -
                    pos_of(atomic_load(&q->cons.word))) &
                   POS_MASK;
@@ -614,7 +666,7 @@ int mp_queue_task_done(mp_queue *qp) {
   do {
     uint64_t in, out;
     counts(q, &in, &out);
-    if (((out - done) & mask) == 0) /* no message taken and not done */
+    if (((in - done) & mask) == 0) /* every message put is done already */
       return -ERANGE;
   } while (!atomic_compare_exchange_weak(&q->done, &done, done + 1));
   if (unfinished(q) == 0)
@@ -654,26 +706,28 @@ int mp_queue_shutdown(mp_queue *qp, int immediate) {
   wake_always(&q->prod.wake);
   wake_always(&q->cons.wake);
   if (immediate) { /* drop what is left; it counts as done for join */
-    mp__deadline forever = {.forever = true};
-    struct side *s2 = is_fifo(q) ? &q->cons : &q->prod;
-    if (lock(q, s2, &forever, false) == 0) {
-      uint64_t dropped;
-      if (is_fifo(q)) {
-        uint64_t pw = atomic_load(&q->prod.word);
-        uint64_t cw = atomic_load(&q->cons.word);
-        dropped = (cnt_of(pw) - cnt_of(cw)) & CNT_MASK;
-        atomic_store(&q->cons.word, pw);
-      } else {
-        dropped = q->n;
-        q->gets += q->n;
-        q->n = 0;
-        mp__arena_init(arena(q), q->ring);
-      }
-      if (q->joinable)
-        atomic_fetch_add(&q->done, dropped);
-      mp__mutex_unlock(&s2->lock);
-      wake_always(&q->cons.wake);
+    static const mp__deadline forever = {.forever = true};
+    /* Both sides locked (producer side first, the one order used): no put
+     * that began before the flag can commit after the drop. */
+    lock(q, &q->prod, &forever, false);
+    if (is_fifo(q))
+      lock(q, &q->cons, &forever, false);
+    uint64_t dropped;
+    if (is_fifo(q)) {
+      uint64_t pw = atomic_load(&q->prod.word);
+      uint64_t cw = atomic_load(&q->cons.word);
+      dropped = (cnt_of(pw) - cnt_of(cw)) & CNT_MASK;
+      atomic_store(&q->cons.word, pw);
+      mp__mutex_unlock(&q->cons.lock);
+    } else {
+      dropped = atomic_exchange(&q->n, 0);
+      atomic_fetch_add(&q->gets, dropped);
+      mp__arena_init(arena(q), q->ring);
     }
+    if (q->joinable)
+      atomic_fetch_add(&q->done, dropped);
+    mp__mutex_unlock(&q->prod.lock);
+    wake_always(&q->cons.wake);
   }
   wake_always(&q->joined);
   return 0;

@@ -45,8 +45,10 @@ typedef enum mp_queue_kind {
 
 /* Options of mp_queue_create(); a zeroed struct means the defaults. */
 typedef struct mp_queue_options {
-  size_t capacity;    /* bytes of messages it holds at least, and the largest
-                         message; 0: MP_QUEUE_DEFAULT_CAPACITY */
+  size_t capacity;    /* the largest message; an empty queue always has room
+                         for one this big. Roughly the bytes it holds: each
+                         message also costs 8 to 32 bytes of bookkeeping.
+                         0: MP_QUEUE_DEFAULT_CAPACITY */
   size_t maxsize;     /* most messages at once (Python's maxsize); 0: no
                          limit but the bytes */
   mp_queue_kind kind; /* MP_QUEUE_FIFO, _LIFO or _PRIORITY */
@@ -93,8 +95,8 @@ MP_EXTERN int mp_queue_put_priority(mp_queue *q, int64_t priority,
  */
 MP_EXTERN int mp_queue_get(mp_queue *q, void *buf, size_t cap, size_t *len,
                            double timeout);
-/* mp_queue_get, also giving the message's priority (0 unless it was put
- * with mp_queue_put_priority); priority may be NULL. */
+/* mp_queue_get, also giving the message's priority (on a PRIORITY queue;
+ * 0 on the other kinds); priority may be NULL. */
 MP_EXTERN int mp_queue_get_priority(mp_queue *q, void *buf, size_t cap,
                                     size_t *len, int64_t *priority,
                                     double timeout);
@@ -117,7 +119,8 @@ MP_EXTERN size_t mp_queue_maxsize(const mp_queue *q);
 /*
  * JoinableQueue: tell that a message got from the queue has been processed.
  * -ERANGE (called more times than messages were put; nothing changes),
- * -EINVAL (NULL, or not joinable).
+ * -EINVAL (NULL, or not joinable). A consumer that dies between its get and
+ * its task_done leaves join waiting, as in Python.
  */
 MP_EXTERN int mp_queue_task_done(mp_queue *q);
 /* Wait until every message put has been task_done'd: 0, -ETIMEDOUT,
