@@ -13,9 +13,11 @@
  *  - nothing past the current message is ever held in the handle, so the
  *    descriptor polls readable whenever a message is waiting (mp_wait).
  *
- * A receive that stops half-way (timeout, signal-free error) keeps the head
- * in the handle and moves the body bytes read so far into `pend`, a heap
- * buffer the next receive continues (recv_alloc hands it over whole).
+ * A receive that stops half-way (a timeout, or any error but the peer's
+ * close) keeps the head in the handle and the body bytes read so far in
+ * `pend`, a heap buffer the next receive continues (recv_alloc hands it
+ * over whole). A send that stops half-way shuts the stream down for
+ * sending, so the peer sees a close rather than waiting for the rest.
  */
 #include "internal.h"
 
@@ -27,9 +29,9 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#define HDR 8                          /* length prefix */
-#define FRAME_MIN 256                  /* shortest frame, padding included */
-#define HEAD_BODY (FRAME_MIN - HDR)    /* body bytes that travel in the head */
+#define HDR 8                       /* length prefix */
+#define FRAME_MIN 256               /* shortest frame, padding included */
+#define HEAD_BODY (FRAME_MIN - HDR) /* body bytes that travel in the head */
 #define NS_PER_S 1000000000LL
 
 struct mp_conn {
@@ -38,7 +40,7 @@ struct mp_conn {
   /* Sending side (one thread at a time). */
   bool send_broken; /* a send stopped half-way: the stream is cut */
   /* Receiving side (one thread at a time). */
-  bool recv_broken;    /* peer closed mid-stream, or a corrupt header */
+  bool recv_broken;    /* the peer closed, or a corrupt header came */
   size_t head_got;     /* bytes of head[] received */
   size_t tail_got;     /* body bytes after the head received, kept in pend
                           between calls */
@@ -81,8 +83,8 @@ static int sock_err(int e) {
  * the caller just found the operation would block, so a passed deadline
  * needs no further look. 0, -EAGAIN (timeout 0), -ETIMEDOUT, -EBADF, -errno.
  */
-static int wait_fd(int fd, short events, const mp__deadline *d,
-                   double timeout, bool tried) {
+static int wait_fd(int fd, short events, const mp__deadline *d, double timeout,
+                   bool tried) {
   struct pollfd p = {.fd = fd, .events = events};
   for (;;) {
     int64_t left = mp__deadline_left_ns(d);
@@ -98,7 +100,7 @@ static int wait_fd(int fd, short events, const mp__deadline *d,
   }
 }
 
-/* ---- creation and teardown ------------------------------------------------ */
+/* ---- creation and teardown ----------------------------------------------- */
 
 static mp_conn *conn_new(int fd, bool can_recv, bool can_send) {
   mp_conn *c = calloc(1, sizeof *c);
@@ -147,7 +149,7 @@ int mp_conn_close(mp_conn *c) {
   return 0;
 }
 
-/* ---- sending --------------------------------------------------------------- */
+/* ---- sending ------------------------------------------------------------- */
 
 /* Drop the first n bytes of the iovec array *iov (of *cnt entries). */
 static void iov_advance(struct iovec **iov, size_t *cnt, size_t n) {
@@ -211,12 +213,12 @@ int mp_conn_send(mp_conn *c, const void *buf, size_t len, double timeout) {
   }
 }
 
-/* ---- receiving ------------------------------------------------------------- */
+/* ---- receiving ----------------------------------------------------------- */
 
 /* Read into base until *got == want; 0, -EPIPE (peer closed), or the
  * error of the wait (the bytes read so far are counted in *got). */
-static int read_full(mp_conn *c, unsigned char *base, size_t *got,
-                     size_t want, const mp__deadline *d, double timeout) {
+static int read_full(mp_conn *c, unsigned char *base, size_t *got, size_t want,
+                     const mp__deadline *d, double timeout) {
   while (*got < want) {
     ssize_t n = recv(c->fd, base + *got, want - *got, 0);
     if (n > 0) {
@@ -254,8 +256,7 @@ static int recv_break(mp_conn *c, int rc) {
 /* A receive into the caller's buffer stops half-way: keep the tail bytes
  * read so far (at their body offsets) in pend, sized for the whole body if
  * memory allows. Returns rc, or -ENOMEM when nothing could be kept. */
-static int recv_keep(mp_conn *c, const unsigned char *buf, size_t len,
-                     int rc) {
+static int recv_keep(mp_conn *c, const unsigned char *buf, size_t len, int rc) {
   size_t have = HEAD_BODY + c->tail_got, cap = len;
   unsigned char *p = malloc(cap);
   if (!p)
