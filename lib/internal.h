@@ -99,7 +99,19 @@ MP__HIDDEN int mp__name_check(const char *name);
  * the CPU: a process may be killed between any two of them, and the next
  * lock holder must find them in program order (e.g. an undo record before
  * the change it undoes). */
+#if defined(__SANITIZE_THREAD__)
+#define MP__TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define MP__TSAN 1
+#endif
+#endif
+#ifdef MP__TSAN /* gcc refuses thread fences under TSan, which cannot model
+                   a killed process anyway: keep the compiler's order */
+#define MP__STORE_ORDER() atomic_signal_fence(memory_order_seq_cst)
+#else
 #define MP__STORE_ORDER() atomic_thread_fence(memory_order_release)
+#endif
 
 /* ---- objects (object.c): the lifecycle shared by every kind ------------ */
 

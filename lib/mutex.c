@@ -11,14 +11,7 @@
 
 /* ThreadSanitizer does not intercept pthread_mutex_clocklock (gcc 12): tell
  * it about locks taken that way so the unlock is not reported. */
-#if defined(__SANITIZE_THREAD__)
-#define MP_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define MP_TSAN 1
-#endif
-#endif
-#ifdef MP_TSAN
+#ifdef MP__TSAN
 #include <sanitizer/tsan_interface.h>
 #define tsan_pre_lock(m) __tsan_mutex_pre_lock((m), 0)
 #define tsan_post_lock(m, ok)                                                  \
