@@ -303,6 +303,12 @@ MP__HIDDEN void mp__child_setup(const char *name, const char *identity,
 MP__HIDDEN _Noreturn void mp__child_exit(int code, bool forked);
 /* Unlink the names this process created (segment.c; also at exit). */
 MP__HIDDEN void mp__seg_exit_cleanup(void);
+/* The one normal-exit handler, installed once by whichever module is used
+ * first (a static program links only what it uses): it ends this process's
+ * children (mp__exit_children, set by process.c when linked in), then
+ * removes the names the process created. */
+MP__HIDDEN void mp__exit_hook_install(void);
+extern void (*mp__exit_children)(void) MP__HIDDEN;
 
 /* ---- processes (procinfo.c) -------------------------------------------- */
 

@@ -66,18 +66,10 @@ static void fork_child(void) { pthread_mutex_unlock(&self.mu); }
 
 static void at_exit(void);
 
-/* What a process does at its normal exit, in this order: end its children
- * (they may still use the names), then remove the names it created. One
- * handler registered up front, so the order cannot depend on which was
- * used first. */
-static void exit_hook(void) {
-  at_exit();
-  mp__seg_exit_cleanup();
-}
-
 __attribute__((constructor)) static void process_setup(void) {
   pthread_atfork(fork_prepare, fork_parent, fork_child);
-  atexit(exit_hook);
+  mp__exit_children = at_exit; /* run by segment.c's exit hook, first */
+  mp__exit_hook_install();
 }
 
 /* ---- this process ---------------------------------------------------------- */

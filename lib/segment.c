@@ -175,7 +175,23 @@ void mp__seg_exit_cleanup(void) {
   reg_unlock();
 }
 
+void (*mp__exit_children)(void);
+
+static void exit_hook(void) {
+  if (mp__exit_children)
+    mp__exit_children(); /* children may still use the names */
+  mp__seg_exit_cleanup();
+}
+
+static void install(void) { atexit(exit_hook); }
+
+void mp__exit_hook_install(void) {
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, install);
+}
+
 static int reg_add_name(const char *name) {
+  mp__exit_hook_install();
   reg_lock();
   int rc =
       grow((void **)&reg.names, reg.nnames, &reg.capnames, sizeof *reg.names);

@@ -130,14 +130,16 @@ static int copy(struct array_state *a, size_t start, size_t count, void *buf,
                 bool write) {
   if (start > a->length || count > a->length - start)
     return -ERANGE;
-  int rc = a->raw ? 0 : mp_rlock_acquire(&a->lock, MP_FOREVER);
+  /* A caller inside a compound update (get_lock held) needs no re-acquire. */
+  bool lock = !a->raw && mp_rlock_is_owned(&a->lock) != 1;
+  int rc = lock ? mp_rlock_acquire(&a->lock, MP_FOREVER) : 0;
   if (!MP_ACQUIRED(rc))
     return rc;
   unsigned char *p = a->data + start * a->itemsize;
   size_t n = count * a->itemsize;
   if (n)
     memmove(write ? p : buf, write ? buf : p, n);
-  if (!a->raw)
+  if (lock)
     mp_rlock_release(&a->lock);
   return rc;
 }
