@@ -50,8 +50,6 @@ struct mp_conn {
   unsigned char head[FRAME_MIN];
 };
 
-static const unsigned char zeros[HEAD_BODY];
-
 static void put_le64(unsigned char *p, uint64_t v) {
   for (int i = 0; i < 8; i++)
     p[i] = (unsigned char)(v >> (8 * i));
@@ -175,19 +173,27 @@ int mp_conn_send(mp_conn *c, const void *buf, size_t len, double timeout) {
   if (c->send_broken)
     return -EPIPE;
   unsigned char hdr[HDR];
+  unsigned char frame[FRAME_MIN];
   put_le64(hdr, len);
   struct iovec vec[3] = {{hdr, HDR}};
   size_t cnt = 1;
-  if (len > 0)
+  if (len < HEAD_BODY) {
+    memcpy(frame, hdr, HDR);
+    if (len)
+      memcpy(frame + HDR, buf, len);
+    memset(frame + HDR + len, 0, HEAD_BODY - len);
+    vec[0] = (struct iovec){frame, FRAME_MIN};
+  } else {
     vec[cnt++] = (struct iovec){(void *)buf, len};
-  if (len < HEAD_BODY)
-    vec[cnt++] = (struct iovec){(void *)zeros, HEAD_BODY - len};
+  }
   struct iovec *iov = vec;
   uint64_t left = len < HEAD_BODY ? FRAME_MIN : HDR + (uint64_t)len;
   bool started = false;
   for (;;) {
     struct msghdr mh = {.msg_iov = iov, .msg_iovlen = cnt};
-    ssize_t n = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
+    ssize_t n = cnt == 1
+                    ? send(c->fd, iov->iov_base, iov->iov_len, MSG_NOSIGNAL)
+                    : sendmsg(c->fd, &mh, MSG_NOSIGNAL);
     int rc;
     if (n >= 0) {
       started = true;

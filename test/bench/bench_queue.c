@@ -12,7 +12,9 @@
  *  queue_64B_2p2c     the same with 2 producers and 2 consumers on one
  *                     queue; peers: pipe(2), POSIX mq, Python's Queue.
  *  queue_1MiB_1p1c    1 MiB messages, 1 -> 1, MB/s; peers: memcpy of 1 MiB
- *                     in one process (bandwidth), Python's Queue.
+ *                     in one process (bandwidth), the SPSC ring with 1 MiB
+ *                     slots (4 of them: the bytes of the mp_queue's ring),
+ *                     Python's Queue.
  *  pipe_64B           mp_pipe / mp_conn_send / mp_conn_recv, 64-byte
  *                     messages, 1 -> 1, msgs/s; peers: a raw blocking
  *                     socketpair (send / recv of the same 64 bytes),
@@ -119,9 +121,9 @@ enum kind { K_QUEUE, K_CONN, K_PIPE, K_MQ, K_SOCK, K_SPSC };
 static const char *kind_name[] = {"mp_queue", "mp_pipe", "pipe(2)",
                                   "POSIX mq", "socketpair", "SPSC ring"};
 
-/* The SPSC ring: 64-byte slots, the two positions on cache lines of their
- * own; each side keeps its own position and a cached copy of the other's
- * in process-local variables. */
+/* The SPSC ring: slots of the message size, the two positions on cache
+ * lines of their own; each side keeps its own position and a cached copy of
+ * the other's in process-local variables. */
 struct spsc {
   alignas(64) _Atomic uint64_t head; /* next slot to read (consumer) */
   alignas(64) _Atomic uint64_t tail; /* next slot to write (producer) */
@@ -214,7 +216,7 @@ tx(struct transport *t, enum kind kind, const unsigned char *buf) {
       if (pos - t->other_seen == t->nslots)
         cpu_relax();
     }
-    memcpy(r->slots + (pos & (t->nslots - 1)) * SMALL, buf, SMALL);
+    memcpy(r->slots + (pos & (t->nslots - 1)) * t->len, buf, t->len);
     atomic_store_explicit(&r->tail, t->my_pos = pos + 1, memory_order_release);
     return 0;
   }
@@ -248,7 +250,7 @@ rx(struct transport *t, enum kind kind, unsigned char *buf, size_t cap,
       if (pos == t->other_seen)
         cpu_relax();
     }
-    memcpy(buf, r->slots + (pos & (t->nslots - 1)) * SMALL, SMALL);
+    memcpy(buf, r->slots + (pos & (t->nslots - 1)) * t->len, t->len);
     atomic_store_explicit(&r->head, t->my_pos = pos + 1, memory_order_release);
     return 0;
   }
@@ -621,8 +623,8 @@ static mqd_t new_mq(size_t msgsize) {
   return (mqd_t)-1;
 }
 
-static struct spsc *new_spsc(uint64_t nslots) {
-  struct spsc *r = map_shared(sizeof(struct spsc) + nslots * SMALL);
+static struct spsc *new_spsc(uint64_t nslots, size_t len) {
+  struct spsc *r = map_shared(sizeof(struct spsc) + nslots * len);
   atomic_store(&r->head, 0);
   atomic_store(&r->tail, 0);
   return r;
@@ -638,7 +640,7 @@ struct results {
   /* 64 B, 2 -> 2 */
   double q2, pipe2, mq2;
   /* 1 MiB, MB/s */
-  double qbig, memcpy_big;
+  double qbig, memcpy_big, spsc_big;
   /* mp_pipe vs socketpair */
   double conn_small, sock_small, conn_big, sock_big;
 };
@@ -662,7 +664,7 @@ static void measure_c(struct results *r) {
     r->ring_bytes *= 2;
   r->spsc_slots = r->ring_bytes / SMALL;
   struct transport ts = {.kind = K_SPSC, .len = SMALL};
-  ts.ring = new_spsc(r->spsc_slots);
+  ts.ring = new_spsc(r->spsc_slots, SMALL);
   ts.nslots = r->spsc_slots;
 
   {
@@ -704,21 +706,28 @@ static void measure_c(struct results *r) {
     mq_close(tm.mq);
   munmap(ts.ring, sizeof(struct spsc) + ts.nslots * SMALL);
 
-  /* 1 MiB messages: mp_queue (capacity 1 MiB, the default) and memcpy. */
+  /* 1 MiB messages: mp_queue (capacity 1 MiB, the default: a 4 MiB ring),
+   * memcpy, and the SPSC ring with 4 slots of 1 MiB (the same bytes). */
   {
     struct transport tb = {.kind = K_QUEUE, .len = BIG};
     tb.q = new_queue(BIG);
+    struct transport tsb = {.kind = K_SPSC, .len = BIG, .nslots = 4};
+    tsb.ring = new_spsc(tsb.nslots, BIG);
     struct memcpy_case mc = {xalloc(BIG), xalloc(BIG), BIG, 0};
     fill(mc.src, BIG, 0);
     memset(mc.dst, 0, BIG);
     struct run_case kb = {&tb, ctl, 1, {cpus[0], cpus[1]}, 0};
-    bench_case cases[] = {{run_case, &kb, 0}, {run_memcpy, &mc, 0}};
-    int is_memcpy[2] = {0, 1};
-    double v[2];
-    measure(cases, is_memcpy, 2, v);
+    struct run_case ksb = {&tsb, ctl, 1, {cpus[0], cpus[1]}, 0};
+    bench_case cases[] = {
+        {run_case, &kb, 0}, {run_memcpy, &mc, 0}, {run_case, &ksb, 0}};
+    int is_memcpy[3] = {0, 1, 0};
+    double v[3];
+    measure(cases, is_memcpy, 3, v);
     r->qbig = v[0] * BIG / 1e6;
     r->memcpy_big = v[1] * BIG / 1e6;
+    r->spsc_big = v[2] * BIG / 1e6;
     free_queue(tb.q);
+    munmap(tsb.ring, sizeof(struct spsc) + tsb.nslots * BIG);
     free(mc.src);
     free(mc.dst);
   }
@@ -898,6 +907,7 @@ int main(int argc, char **argv) {
   bench_report("queue_1MiB_1p1c", MB_PER_S, r.qbig, "python_mp_queue",
                py_big);
   bench_report("queue_1MiB_1p1c", MB_PER_S, r.qbig, "memcpy", r.memcpy_big);
+  bench_report("queue_1MiB_1p1c", MB_PER_S, r.qbig, "spsc_ring", r.spsc_big);
   bench_report("pipe_64B", MSGS_PER_S, r.conn_small, "python_mp_pipe",
                bench_peer_num(&py, "pipe_64B_msgs"));
   bench_report("pipe_64B", MSGS_PER_S, r.conn_small, "socketpair",
@@ -911,9 +921,9 @@ int main(int argc, char **argv) {
                cpus[0], cpus[1]);
   else
     bench_note("fewer than 2 CPUs usable: nothing is pinned");
-  bench_note("mp_queue capacity: %zu bytes for 64 B messages%s (a %zu-byte "
-             "ring), 1 MiB (the default) for 1 MiB messages; spsc_ring: the "
-             "same bytes, %llu 64-byte slots",
+  bench_note("mp_queue capacity: %zu bytes%s for 64 B messages (a %zu-byte "
+             "ring), 1048576 (the default) for 1 MiB messages; spsc_ring: "
+             "the same bytes, %llu 64-byte slots or 4 of 1 MiB",
              opt.capacity,
              opt.capacity == MP_QUEUE_DEFAULT_CAPACITY ? " (the default)" : "",
              r.ring_bytes, (unsigned long long)r.spsc_slots);
@@ -922,9 +932,10 @@ int main(int argc, char **argv) {
   else
     bench_note("posix_mq: mq_maxmsg %d, mq_msgsize 64", mq_depth);
   bench_note("MB/s is 10^6 bytes/s: queue_1MiB_1p1c %.2f GB/s, memcpy %.2f "
-             "GB/s; pipe_1MiB %.2f GB/s, socketpair %.2f GB/s",
-             r.qbig / 1e3, r.memcpy_big / 1e3, r.conn_big / 1e3,
-             r.sock_big / 1e3);
+             "GB/s, spsc_ring %.2f GB/s; pipe_1MiB %.2f GB/s, socketpair "
+             "%.2f GB/s",
+             r.qbig / 1e3, r.memcpy_big / 1e3, r.spsc_big / 1e3,
+             r.conn_big / 1e3, r.sock_big / 1e3);
   bench_note("goal: queue_64B_1p1c >= 30x python_mp_queue: %s",
              met(r.q1 / py_q1, 30));
   bench_note("goal: queue_64B_1p1c >= 2.5x raw_pipe: %s",
