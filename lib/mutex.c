@@ -43,14 +43,28 @@ static int result(pthread_mutex_t *m, int rc) {
   return -rc;
 }
 
+/* Longest single wait for the mutex. The kernel wakes one waiter when the
+ * mutex is released; if that waiter is killed before it runs while another
+ * thread barges in, the wake-up is lost and the next waiter would sleep on
+ * a free mutex for ever (the kernel's rescue covers only a mutex left
+ * free). Waiting in slices bounds that to one slice: each retry re-arms the
+ * waiters bit. */
+#define SLICE_NS 100000000LL
+
 int mp__mutex_lock_until(pthread_mutex_t *m, const mp__deadline *d) {
-  if (d->forever)
-    return result(m, pthread_mutex_lock(m));
   int rc = pthread_mutex_trylock(m);
-  if (rc == EBUSY) {
+  while (rc == EBUSY) {
+    int64_t left = mp__deadline_left_ns(d);
+    if (left == 0)
+      return -ETIMEDOUT;
+    int64_t at_ns = mp__now_ns() + (left < SLICE_NS ? left : SLICE_NS);
+    struct timespec at = {(time_t)(at_ns / 1000000000),
+                          (long)(at_ns % 1000000000)};
     tsan_pre_lock(m);
-    rc = pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &d->at);
+    rc = pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &at);
     tsan_post_lock(m, rc == 0 || rc == EOWNERDEAD);
+    if (rc == ETIMEDOUT)
+      rc = EBUSY; /* the end of a slice: look again */
   }
   return result(m, rc);
 }
@@ -58,8 +72,6 @@ int mp__mutex_lock_until(pthread_mutex_t *m, const mp__deadline *d) {
 int mp__mutex_lock(pthread_mutex_t *m, double timeout) {
   if (timeout != timeout) /* NaN */
     return -EINVAL;
-  if (timeout < 0 || timeout >= MP_TIMEOUT_MAX)
-    return result(m, pthread_mutex_lock(m));
   int rc = pthread_mutex_trylock(m);
   if (rc != EBUSY)
     return result(m, rc);
