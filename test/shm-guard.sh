@@ -20,6 +20,7 @@ list > "$tmp/before"
 status=$?
 list > "$tmp/after"
 for f in $(comm -13 "$tmp/before" "$tmp/after"); do
+  [ -e "/dev/shm/$f" ] || continue # removed meanwhile by its owner
   pid=$(creator "$f")
   if [ -n "$pid" ] && [ "$pid" -gt 0 ] 2>/dev/null && kill -0 "$pid" 2>/dev/null; then
     echo "shm-guard: $f belongs to live process $pid: not ours, left alone" >&2
