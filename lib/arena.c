@@ -17,7 +17,8 @@
 
 struct block {
   uint64_t size; /* bytes, header included; low bit: in use */
-  uint64_t next; /* free blocks: offset of the next free block, or NONE */
+  uint64_t next; /* free: offset of the next free block, or NONE;
+                    in use: the payload length, written once at alloc */
 };
 
 static struct block *at(struct mp__arena *a, uint64_t off) {
@@ -52,9 +53,14 @@ uint64_t mp__arena_alloc(struct mp__arena *a, uint64_t len) {
     else
       at(a, prev)->next = next;
     b->size |= 1;
+    b->next = len;
     return off + HDR;
   }
   return NONE;
+}
+
+uint64_t mp__arena_len(struct mp__arena *a, uint64_t payload) {
+  return at(a, payload - HDR)->next;
 }
 
 void mp__arena_free(struct mp__arena *a, uint64_t payload) {
@@ -102,7 +108,7 @@ void mp__arena_rebuild(struct mp__arena *a, size_t n,
     }
     if (i < n) {
       uint64_t size = round_up(len + HDR);
-      *at(a, start) = (struct block){size | 1, NONE};
+      *at(a, start) = (struct block){size | 1, len};
       pos = start + size;
     }
   }

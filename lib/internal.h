@@ -186,6 +186,10 @@ MP__HIDDEN void mp__arena_init(struct mp__arena *a, uint64_t size);
 /* Payload offset (from a + 1) of a new block of len bytes, or NONE. */
 MP__HIDDEN uint64_t mp__arena_alloc(struct mp__arena *a, uint64_t len);
 MP__HIDDEN void mp__arena_free(struct mp__arena *a, uint64_t payload);
+/* The length given when the block was allocated: kept in its header, which
+ * nothing else writes while it is in use, so it is the authority even when
+ * an entry pointing at the block was torn by a killed process. */
+MP__HIDDEN uint64_t mp__arena_len(struct mp__arena *a, uint64_t payload);
 /* Recreate headers and the free list from the n live blocks, which
  * item(ctx, i, &payload, &len) gives in increasing payload order: the
  * repair after a holder died mid-update. Allocates nothing. */

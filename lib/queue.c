@@ -412,10 +412,16 @@ static int by_block(const void *x, const void *y) {
   return a < b ? -1 : a > b;
 }
 
+struct repair_ctx {
+  struct queue_state *q;
+  struct hent *h;
+};
+
+/* A live block, its length read from the arena (an entry may be torn). */
 static void hent_block(void *ctx, size_t i, uint64_t *off, uint64_t *len) {
-  const struct hent *h = ctx;
-  *off = h[i].off;
-  *len = h[i].len;
+  struct repair_ctx *r = ctx;
+  *off = r->h[i].off;
+  *len = r->h[i].len = mp__arena_len(arena(r->q), r->h[i].off);
 }
 
 /* A holder died half-way: the live entries are those in [0, n) and the
@@ -434,7 +440,8 @@ static void repair_heap(struct queue_state *q) {
   for (uint64_t i = 0; i < n; i++)
     if (k == 0 || h[i].off != h[k - 1].off)
       h[k++] = h[i];
-  mp__arena_rebuild(arena(q), k, hent_block, h);
+  struct repair_ctx r = {q, h};
+  mp__arena_rebuild(arena(q), k, hent_block, &r);
   atomic_store(&q->n, k);
   for (uint64_t i = k / 2; i-- > 0;)
     sift_down(q, i);
@@ -506,6 +513,7 @@ static int heap_get(struct queue_state *q, mp__sink_fn sink, void *ctx,
     uint64_t n = atomic_load(&q->n);
     if (n > 0) {
       struct hent top = heap(q)[0];
+      top.len = mp__arena_len(arena(q), top.off); /* the authority */
       *len = top.len;
       void *dst = sink(ctx, top.len, &rc);
       if (!dst)

@@ -34,6 +34,9 @@ int main(int argc, char **argv) {
   srunner_add_suite(sr, sync_kill_suite());
   srunner_add_suite(sr, process_suite());
   srunner_add_suite(sr, pipe_suite());
+  srunner_add_suite(sr, queue_suite());
+  srunner_add_suite(sr, value_suite());
+  srunner_add_suite(sr, dict_suite());
   srunner_set_fork_status(sr, CK_FORK);
   srunner_run_all(sr, CK_NORMAL);
   int failed = srunner_ntests_failed(sr);

@@ -36,6 +36,9 @@ Suite *timer_suite(void);
 Suite *sync_kill_suite(void);
 Suite *process_suite(void);
 Suite *pipe_suite(void);
+Suite *queue_suite(void);
+Suite *value_suite(void);
+Suite *dict_suite(void);
 
 /* ---- helpers (util.c) ---------------------------------------------------- */
 
