@@ -13,13 +13,15 @@
  * consumers only touch their own cache lines plus one load of the other
  * side's word; a put or get with room or data makes no system call.
  *
- * LIFO and PRIORITY: a binary heap of entries {priority, sequence, block}
- * whose payloads live in an arena (arena.c), all under one lock. Entries
- * move only through a spare slot (spare = a; a = b; b = spare; spare
- * cleared), so at every instant each entry is in the heap or the spare,
- * perhaps twice but never nowhere. After a holder's death the repair keeps
- * one copy of each block, re-heapifies and rebuilds the arena from the live
- * entries - all in place, allocating nothing.
+ * LIFO and PRIORITY: a binary heap of arena block offsets (arena.c), all
+ * under one lock. A block holds {priority, sequence, message}, written once
+ * by the put; its length is in the arena's own header. The heap moves only
+ * 8-byte offsets - single stores, never torn - and only through a spare
+ * slot (spare = a; a = b; b = spare; spare cleared), so at every instant
+ * each block is in the heap or the spare, perhaps twice but never nowhere.
+ * After a holder's death the repair keeps one copy of each offset, rebuilds
+ * the arena around the live blocks and re-heapifies - in place, allocating
+ * nothing.
  *
  * Sleeping: consumers wait on the futex word `prod.wake`, producers on
  * `cons.wake`; bit 0 says someone sleeps, and only then does the other side
@@ -54,12 +56,12 @@ struct side {
                              so the other side's cache line is rarely read */
 };
 
-struct hent {
+/* The start of a heap-kind block; the message follows. */
+struct hblock {
   int64_t prio;
   uint64_t seq;
-  uint64_t off; /* payload offset in the arena */
-  uint64_t len;
 };
+#define HPREFIX sizeof(struct hblock)
 
 struct queue_state {
   struct mp__obj head;
@@ -76,7 +78,7 @@ struct queue_state {
   _Atomic uint64_t n;          /* entries in the heap */
   uint64_t seq;                /* next sequence number */
   _Atomic uint64_t puts, gets; /* messages in and out, for join and qsize */
-  struct hent spare;           /* the entry being moved; off NONE when none */
+  uint64_t spare;              /* the offset being moved, or NONE */
   alignas(64) struct side prod;
   alignas(64) struct side cons;
   alignas(64) unsigned char data[];
@@ -99,11 +101,12 @@ static uint64_t pos_of(uint64_t w) { return w & POS_MASK; }
 static uint64_t cnt_of(uint64_t w) { return w >> POS_BITS; }
 static uint64_t record(uint64_t len) { return REC_HDR + ((len + 7) & ~7ull); }
 
-static struct hent *heap(struct queue_state *q) {
-  return (struct hent *)q->data;
-}
+static uint64_t *heap(struct queue_state *q) { return (uint64_t *)q->data; }
 static struct mp__arena *arena(struct queue_state *q) {
-  return (struct mp__arena *)(q->data + q->slots * sizeof(struct hent));
+  return (struct mp__arena *)(q->data + q->slots * sizeof(uint64_t));
+}
+static struct hblock *hblock(struct queue_state *q, uint64_t off) {
+  return mp__arena_ptr(arena(q), off);
 }
 
 /* Messages put and got so far (counts modulo 2^28 for FIFO). */
@@ -146,16 +149,15 @@ static int plan(const mp_queue_options *o, struct layout *l) {
     l->slots = 0;
     l->bytes = sizeof(struct queue_state) + l->ring;
   } else {
-    l->ring = 2 * (cap + MP__ARENA_BLOCK_OVERHEAD);
+    const uint64_t each = MP__ARENA_BLOCK_OVERHEAD + HPREFIX;
+    l->ring = 2 * (cap + each);
     if (o->maxsize && o->maxsize <= (1u << 26) &&
-        l->ring < o->maxsize * MP__ARENA_BLOCK_OVERHEAD + cap +
-                      MP__ARENA_BLOCK_OVERHEAD)
-      l->ring = o->maxsize * MP__ARENA_BLOCK_OVERHEAD + cap +
-                MP__ARENA_BLOCK_OVERHEAD;
-    l->slots = l->ring / MP__ARENA_BLOCK_OVERHEAD;
+        l->ring < o->maxsize * each + cap + each)
+      l->ring = o->maxsize * each + cap + each;
+    l->slots = l->ring / each;
     if (o->maxsize && o->maxsize < l->slots)
       l->slots = o->maxsize;
-    l->bytes = sizeof(struct queue_state) + l->slots * sizeof(struct hent) +
+    l->bytes = sizeof(struct queue_state) + l->slots * sizeof(uint64_t) +
                sizeof(struct mp__arena) + l->ring;
   }
   return 0;
@@ -181,7 +183,7 @@ static int init(void *obj, void *arg) {
   q->slots = a->l.slots;
   if (!is_fifo(q)) {
     mp__arena_init(arena(q), q->ring);
-    q->spare.off = MP__ARENA_NONE;
+    q->spare = MP__ARENA_NONE;
   }
   mp__obj_init(q, MP__KIND_QUEUE);
   return 0;
@@ -365,40 +367,40 @@ static int fifo_get(struct queue_state *q, mp__sink_fn sink, void *ctx,
 
 /* ---- LIFO and PRIORITY ------------------------------------------------------------ */
 
-/* Does a come out before b? */
-static bool before(const struct queue_state *q, const struct hent *a,
-                   const struct hent *b) {
+/* Does block a come out before block b? */
+static bool before(struct queue_state *q, uint64_t a, uint64_t b) {
+  const struct hblock *x = hblock(q, a), *y = hblock(q, b);
   if (q->kind == MP_QUEUE_LIFO)
-    return a->seq > b->seq;
-  return a->prio != b->prio ? a->prio < b->prio : a->seq < b->seq;
+    return x->seq > y->seq;
+  return x->prio != y->prio ? x->prio < y->prio : x->seq < y->seq;
 }
 
-/* Swap two entries through the spare slot (see the top of the file). */
+/* Swap two heap offsets through the spare slot (see the top of the file). */
 static void swap(struct queue_state *q, uint64_t a, uint64_t b) {
-  struct hent *h = heap(q), t = h[a];
+  uint64_t *h = heap(q), t = h[a];
   q->spare = t;
   MP__STORE_ORDER();
   h[a] = h[b];
   MP__STORE_ORDER();
   h[b] = t;
   MP__STORE_ORDER();
-  q->spare.off = MP__ARENA_NONE;
+  q->spare = MP__ARENA_NONE;
 }
 
 static void sift_up(struct queue_state *q, uint64_t i) {
-  struct hent *h = heap(q);
-  for (; i > 0 && before(q, &h[i], &h[(i - 1) / 2]); i = (i - 1) / 2)
+  uint64_t *h = heap(q);
+  for (; i > 0 && before(q, h[i], h[(i - 1) / 2]); i = (i - 1) / 2)
     swap(q, i, (i - 1) / 2);
 }
 
 static void sift_down(struct queue_state *q, uint64_t i) {
-  struct hent *h = heap(q);
+  uint64_t *h = heap(q);
   uint64_t n = atomic_load_explicit(&q->n, memory_order_relaxed);
   for (;;) {
     uint64_t l = 2 * i + 1, r = l + 1, m = i;
-    if (l < n && before(q, &h[l], &h[m]))
+    if (l < n && before(q, h[l], h[m]))
       m = l;
-    if (r < n && before(q, &h[r], &h[m]))
+    if (r < n && before(q, h[r], h[m]))
       m = r;
     if (m == i)
       return;
@@ -407,41 +409,34 @@ static void sift_down(struct queue_state *q, uint64_t i) {
   }
 }
 
-static int by_block(const void *x, const void *y) {
-  uint64_t a = ((const struct hent *)x)->off, b = ((const struct hent *)y)->off;
+static int by_offset(const void *x, const void *y) {
+  uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
   return a < b ? -1 : a > b;
 }
 
-struct repair_ctx {
-  struct queue_state *q;
-  struct hent *h;
-};
-
-/* A live block, its length read from the arena (an entry may be torn). */
-static void hent_block(void *ctx, size_t i, uint64_t *off, uint64_t *len) {
-  struct repair_ctx *r = ctx;
-  *off = r->h[i].off;
-  *len = r->h[i].len = mp__arena_len(arena(r->q), r->h[i].off);
+/* A live block; its length from the arena header (written once, intact). */
+static void live_block(void *ctx, size_t i, uint64_t *off, uint64_t *len) {
+  struct queue_state *q = ctx;
+  *off = heap(q)[i];
+  *len = mp__arena_len(arena(q), *off);
 }
 
-/* A holder died half-way: the live entries are those in [0, n) and the
- * spare, perhaps some twice (never lost: see swap). Keep one copy of each
- * block, rebuild the arena around them, re-heapify. In place. */
+/* A holder died half-way: the live blocks are the offsets in [0, n) and
+ * the spare, perhaps some twice (never lost: see swap). Keep one of each,
+ * rebuild the arena around them, re-heapify. In place. */
 static void repair_heap(struct queue_state *q) {
-  struct hent *h = heap(q);
-  uint64_t n = atomic_load(&q->n);
+  uint64_t *h = heap(q), n = atomic_load(&q->n);
   if (n > q->slots)
     n = q->slots;
-  if (q->spare.off != MP__ARENA_NONE && n < q->slots)
+  if (q->spare != MP__ARENA_NONE && n < q->slots)
     h[n++] = q->spare;
-  q->spare.off = MP__ARENA_NONE;
-  qsort(h, n, sizeof *h, by_block);
+  q->spare = MP__ARENA_NONE;
+  qsort(h, n, sizeof *h, by_offset);
   uint64_t k = 0;
   for (uint64_t i = 0; i < n; i++)
-    if (k == 0 || h[i].off != h[k - 1].off)
+    if (k == 0 || h[i] != h[k - 1])
       h[k++] = h[i];
-  struct repair_ctx r = {q, h};
-  mp__arena_rebuild(arena(q), k, hent_block, &r);
+  mp__arena_rebuild(arena(q), k, live_block, q);
   atomic_store(&q->n, k);
   for (uint64_t i = k / 2; i-- > 0;)
     sift_down(q, i);
@@ -473,13 +468,15 @@ static int heap_put(struct queue_state *q, int64_t prio, const void *buf,
     }
     uint64_t off = MP__ARENA_NONE, n = atomic_load(&q->n);
     if (n < q->slots && (!q->maxsize || n < q->maxsize))
-      off = mp__arena_alloc(arena(q), len);
+      off = mp__arena_alloc(arena(q), HPREFIX + len);
     if (off != MP__ARENA_NONE) {
+      struct hblock *b = hblock(q, off);
+      b->prio = q->kind == MP_QUEUE_LIFO ? 0 : prio; /* only PRIORITY keeps
+                                                         priorities */
+      b->seq = q->seq++;
       if (len)
-        memcpy(mp__arena_ptr(arena(q), off), buf, len);
-      if (q->kind == MP_QUEUE_LIFO)
-        prio = 0; /* only a priority queue keeps priorities */
-      heap(q)[n] = (struct hent){prio, q->seq++, off, len};
+        memcpy(b + 1, buf, len);
+      heap(q)[n] = off;
       atomic_store(&q->n, n + 1); /* the commit (seq_cst: ordered) */
       atomic_fetch_add(&q->puts, 1);
       sift_up(q, n);
@@ -512,22 +509,23 @@ static int heap_get(struct queue_state *q, mp__sink_fn sink, void *ctx,
     }
     uint64_t n = atomic_load(&q->n);
     if (n > 0) {
-      struct hent top = heap(q)[0];
-      top.len = mp__arena_len(arena(q), top.off); /* the authority */
-      *len = top.len;
-      void *dst = sink(ctx, top.len, &rc);
+      uint64_t top = heap(q)[0];
+      const struct hblock *b = hblock(q, top);
+      uint64_t mlen = mp__arena_len(arena(q), top) - HPREFIX;
+      *len = mlen;
+      void *dst = sink(ctx, mlen, &rc);
       if (!dst)
         break;
-      if (top.len)
-        memcpy(dst, mp__arena_ptr(arena(q), top.off), top.len);
+      if (mlen)
+        memcpy(dst, b + 1, mlen);
       if (prio)
-        *prio = top.prio;
+        *prio = b->prio;
       heap(q)[0] = heap(q)[n - 1]; /* the commit: top is gone; the last
-                                      entry is in two places until n moves */
+                                      offset is in two places until n moves */
       atomic_store(&q->n, n - 1);
       atomic_fetch_add(&q->gets, 1);
       sift_down(q, 0);
-      mp__arena_free(arena(q), top.off);
+      mp__arena_free(arena(q), top);
       wake(&q->cons.wake);
       rc = 0;
       break;
@@ -633,7 +631,7 @@ int mp_queue_full(const mp_queue *qp) {
       return 1;
     static const mp__deadline forever = {.forever = true};
     lock(q, &q->prod, &forever, false);
-    uint64_t off = mp__arena_alloc(arena(q), 0);
+    uint64_t off = mp__arena_alloc(arena(q), HPREFIX);
     if (off != MP__ARENA_NONE)
       mp__arena_free(arena(q), off);
     mp__mutex_unlock(&q->prod.lock);
