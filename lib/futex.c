@@ -12,10 +12,53 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-/* How many times a waiter re-reads the word before it sleeps. Long enough to
- * catch a wake-up from a process running on another core (a few
- * microseconds), short enough to cost little when none comes. */
-#define SPIN_ROUNDS 2000
+/*
+ * Spinning before sleeping. A wake-up that arrives while the waiter spins
+ * costs neither side a system call, and the waiter skips the sleep/wake-up
+ * latency (5-10 us on a VM, where an idle vCPU must be kicked awake). But
+ * the time spent spinning is lost when the waker cannot run meanwhile - when
+ * both share one CPU the waker runs only once the waiter gives up, so every
+ * hand-off would cost a whole spin - and it burns CPU when the wake-up comes
+ * late anyway.
+ *
+ * So a spin is bounded by time, not rounds (PAUSE takes ~10 cycles on some
+ * x86 cores and ~140 on others), and the bound adapts per thread: a spin
+ * that ends in a wake-up doubles this thread's budget (to at least
+ * SPIN_GROW_NS, at most SPIN_MAX_NS); one that ends in a sleep halves it,
+ * down to no spinning at all. With a reduced budget, every
+ * SPIN_PROBE_EVERY-th wait spins SPIN_MAX_NS once, so a thread whose waker
+ * moved to another CPU finds out. (Yielding the CPU, sched_yield(), would
+ * also fix the shared-CPU case, but it hands the CPU to any CPU-bound
+ * process there for a whole time slice: 100x slower next to one.)
+ */
+#define SPIN_MAX_NS 50000
+#define SPIN_GROW_NS 1000
+#define SPIN_MIN_NS 250 /* halving below this goes to 0: no spinning */
+#define SPIN_PROBE_EVERY 256
+#define SPIN_CHECK_EVERY 16 /* rounds between two reads of the clock */
+
+static _Thread_local int64_t spin_budget_ns = SPIN_MAX_NS;
+static _Thread_local unsigned spin_waits;
+
+/* This wait's budget: the thread's, or the full one when probing. */
+static inline int64_t spin_budget(void) {
+  int64_t b = spin_budget_ns;
+  if (b < SPIN_MAX_NS && ++spin_waits % SPIN_PROBE_EVERY == 0)
+    b = SPIN_MAX_NS;
+  return b;
+}
+
+/* Learn from how a spin ended: woken while spinning, or not. */
+static inline void spin_learn(bool woken) {
+  int64_t b = spin_budget_ns;
+  if (woken)
+    b = 2 * b < SPIN_GROW_NS ? SPIN_GROW_NS
+        : 2 * b > SPIN_MAX_NS ? SPIN_MAX_NS
+                              : 2 * b;
+  else
+    b = b / 2 < SPIN_MIN_NS ? 0 : b / 2;
+  spin_budget_ns = b;
+}
 
 static inline void cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
@@ -52,13 +95,28 @@ void mp__futex_wake(_Atomic uint32_t *word, int n) {
   syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE, n, NULL, NULL, 0);
 }
 
+/* Spin while *word == value, within this thread's budget; the last value
+ * read. */
 #define SPIN_WHILE(word, value)                                                \
   do {                                                                         \
-    for (int i = 0; i < SPIN_ROUNDS; i++) {                                    \
-      if (atomic_load_explicit(word, memory_order_acquire) != (value))         \
-        break;                                                                 \
+    int64_t budget_ = spin_budget(), start_ = 0;                               \
+    if (budget_ == 0)                                                          \
+      return atomic_load_explicit(word, memory_order_acquire);                 \
+    for (unsigned i_ = 1;; i_++) {                                             \
+      if (atomic_load_explicit(word, memory_order_acquire) != (value)) {       \
+        spin_learn(true);                                                      \
+        return atomic_load_explicit(word, memory_order_acquire);               \
+      }                                                                        \
+      if (i_ % SPIN_CHECK_EVERY == 0) {                                        \
+        int64_t now_ = mp__now_ns();                                           \
+        if (!start_)                                                           \
+          start_ = now_;                                                       \
+        else if (now_ - start_ >= budget_)                                     \
+          break;                                                               \
+      }                                                                        \
       cpu_relax();                                                             \
     }                                                                          \
+    spin_learn(false);                                                         \
     return atomic_load_explicit(word, memory_order_acquire);                   \
   } while (0)
 

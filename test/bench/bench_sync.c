@@ -21,8 +21,8 @@
  * and the pthread barrier in a MAP_SHARED mapping of the same layout, each
  * object on a cache line of its own. Every handed-off token carries a
  * sequence number that the receiver checks, and after every barrier cycle
- * each party checks that the other had entered it, so a wait that returns early fails the
- * benchmark instead of flattering it.
+ * each party checks that the other had entered it, so a wait that returns
+ * early fails the benchmark instead of flattering it.
  *
  * The number of round trips (cycles) per run is calibrated for each case so
  * that a run takes about --seconds; every figure is the best of --runs runs,
@@ -58,8 +58,8 @@
 #define CHILD_ALARM_S 60
 
 static struct options {
-  double seconds;    /* target length of one timed run */
-  int runs;          /* runs per figure, best kept */
+  double seconds;     /* target length of one timed run */
+  int runs;           /* runs per figure, best kept */
   const char *python; /* interpreter, "" to skip the Python peer */
   const char *py_script;
   double py_seconds;
@@ -77,7 +77,7 @@ static void die(const char *what, int rc) {
   exit(1);
 }
 
-/* ---- the shared arena -------------------------------------------------------- */
+/* ---- the shared arena ---------------------------------------------------- */
 
 /* A token's flag and the sequence number it carries, on one cache line: the
  * receiver reads the number right after the flag, as real hand-offs do. */
@@ -106,7 +106,7 @@ enum kind { MP_EVENT, RAW_FUTEX, MP_BARRIER, PTHREAD_BARRIER };
 static const char *kind_name[] = {"mp_event", "raw futex", "mp_barrier",
                                   "pthread barrier"};
 
-/* ---- the raw futex peer -------------------------------------------------------- */
+/* ---- the raw futex peer -------------------------------------------------- */
 
 static void futex_wait0(_Atomic uint32_t *w) {
   while (atomic_load_explicit(w, memory_order_acquire) == 0)
@@ -118,7 +118,7 @@ static void futex_set(_Atomic uint32_t *w) {
   syscall(SYS_futex, (uint32_t *)w, FUTEX_WAKE, 1, NULL, NULL, 0);
 }
 
-/* ---- the workloads, run in the children ------------------------------------ */
+/* ---- the workloads, run in the children ---------------------------------- */
 
 /* Event ping-pong, side A (role 0) or B (role 1), n round trips. Returns
  * non-zero when a call failed or a token arrived with the wrong number. */
@@ -175,7 +175,7 @@ static int barrier_cycles(struct arena *a, int use_mp, int role, uint64_t n) {
   return bad;
 }
 
-/* ---- running one case ----------------------------------------------------- */
+/* ---- running one case ---------------------------------------------------- */
 
 static void pin_to(int cpu) {
   cpu_set_t set;
@@ -302,7 +302,7 @@ static void measure_pair(struct run_case *mp, struct run_case *peer,
   *peer_rate = bench_ops_per_s(cases[1].best_ns, peer->n);
 }
 
-/* ---- setting up ------------------------------------------------------------ */
+/* ---- setting up ---------------------------------------------------------- */
 
 static struct arena *map_shared(void) {
   void *p = mmap(NULL, sizeof(struct arena), PROT_READ | PROT_WRITE,
@@ -370,7 +370,7 @@ static void measure_c(struct results *r) {
   munmap(rawa, sizeof *rawa);
 }
 
-/* ---- Python peer ----------------------------------------------------------- */
+/* ---- Python peer --------------------------------------------------------- */
 
 static void python_peer(bench_peer *py) {
   char secs[48], runs[32], cpu_arg[48];
@@ -404,7 +404,7 @@ static void python_peer(bench_peer *py) {
   py->n = 0; /* no partial figures */
 }
 
-/* ---- main ------------------------------------------------------------------- */
+/* ---- main ---------------------------------------------------------------- */
 
 static double parse_seconds(const char *s, const char *what) {
   char *end;
@@ -419,10 +419,12 @@ static double parse_seconds(const char *s, const char *what) {
 static void usage(FILE *f) {
   fprintf(f,
           "usage: bench_sync [--seconds=S] [--runs=N] [--python=PROG]\n"
-          "                  [--py-script=PATH] [--py-seconds=S] [--quick]\n"
+          "                  [--py-script=PATH] [--py-seconds=S] [--no-pin]\n"
+          "                  [--quick]\n"
           "  --seconds: length of one timed run (default 0.3; the count of\n"
           "  round trips is calibrated to it); --python= (empty) skips the\n"
-          "  Python peer; --quick divides the run lengths by 10 (a smoke\n"
+          "  Python peer; --no-pin leaves the 2proc processes to the\n"
+          "  scheduler; --quick divides the run lengths by 10 (a smoke\n"
           "  test, not a measurement).\n");
 }
 
@@ -493,7 +495,10 @@ int main(int argc, char **argv) {
     bench_note("2proc: the two processes are not pinned (--no-pin)");
   else
     bench_note("2proc: fewer than 2 CPUs usable, the processes share one");
-  bench_note("1cpu: both processes are pinned to CPU %d", cpus[0]);
+  if (cpus[0] >= 0)
+    bench_note("1cpu: both processes are pinned to CPU %d", cpus[0]);
+  else
+    bench_note("1cpu: the CPUs are unknown, the processes are not pinned");
 
   /* The C figures first, then Python, so nothing competes. */
   struct results r;
