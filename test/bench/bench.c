@@ -202,3 +202,35 @@ int bench_end(void) {
   fflush(stdout);
   return shm_leftovers() ? 1 : 0;
 }
+
+int bench_python_peer(const char *name, char *const argv[], bench_peer *py,
+                      const char *detail) {
+  if (bench_peer_run(argv, py) == 0) {
+    const char *v = bench_peer_str(py, "python_version");
+    bench_note("Python peer: %s %s (Python %s, %s)", argv[0], argv[1],
+               v ? v : "?", detail);
+    return 0;
+  }
+  if (py->status == BENCH_PY_CHECK_FAILED) {
+    fprintf(stderr, "%s: FAIL: a check of the Python peer failed\n", name);
+    exit(1);
+  }
+  if (py->status < 0 || py->status == 127)
+    bench_note("Python peer not measured: %s not found", argv[0]);
+  else
+    bench_note("Python peer not measured: %s %s exited with status %d",
+               argv[0], argv[1], py->status);
+  py->n = 0; /* no partial figures */
+  return -1;
+}
+
+uint64_t bench_parse_count(const char *name, const char *s, const char *what,
+                           uint64_t max) {
+  char *end;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (end == s || *end || v == 0 || (max && v > max)) {
+    fprintf(stderr, "%s: bad %s: %s\n", name, what, s);
+    exit(2);
+  }
+  return v;
+}

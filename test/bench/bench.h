@@ -94,6 +94,24 @@ const char *bench_peer_str(const bench_peer *peer, const char *key);
 /* The value of `key` as a number, or BENCH_MISSING. */
 double bench_peer_num(const bench_peer *peer, const char *key);
 
+/* The exit status every Python peer uses when its own check fails. */
+#define BENCH_PY_CHECK_FAILED 3
+
+/*
+ * Run a Python peer (argv[0] the interpreter, argv[1] its script) with
+ * bench_peer_run. On success note "Python peer: PROG SCRIPT (Python V,
+ * detail)" and return 0. A peer whose own check failed fails benchmark
+ * `name` loudly (exit 1). Otherwise note why it was not measured, drop its
+ * figures and return -1.
+ */
+int bench_python_peer(const char *name, char *const argv[], bench_peer *py,
+                      const char *detail);
+
+/* A positive count from an option's text, at most max (0: no limit); bad
+ * input ends benchmark `name` with a message and exit status 2. */
+uint64_t bench_parse_count(const char *name, const char *s, const char *what,
+                           uint64_t max);
+
 /* ---- reporting ---------------------------------------------------------- */
 
 /* Print a title line and the table header. */

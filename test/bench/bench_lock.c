@@ -36,9 +36,6 @@
 
 #include <mproc.h>
 
-/* Exit status of bench_lock.py when its counter comes out wrong. */
-#define PY_COUNTER_WRONG 3
-
 static struct options {
   uint64_t iters;       /* uncontended acquire+release per run */
   uint64_t contended_n; /* acquire/release per process, contended */
@@ -319,36 +316,13 @@ static void python_peer(bench_peer *py) {
   snprintf(cpus, sizeof cpus, "--cpus=%d,%d", child_cpu[0], child_cpu[1]);
   char *argv[] = {(char *)opt.python, (char *)opt.py_script, iters, cn, runs,
                   cpus, NULL};
-  if (bench_peer_run(argv, py) == 0) {
-    bench_note("Python peer: %s %s (Python %s, fork start method)",
-               opt.python, opt.py_script,
-               bench_peer_str(py, "python_version")
-                   ? bench_peer_str(py, "python_version")
-                   : "?");
-    return;
-  }
-  if (py->status == PY_COUNTER_WRONG) {
-    fprintf(stderr, "bench_lock: FAIL: the Python peer's counter is wrong\n");
-    exit(1);
-  }
-  if (py->status < 0 || py->status == 127)
-    bench_note("Python peer not measured: %s not found", opt.python);
-  else
-    bench_note("Python peer not measured: %s %s exited with status %d",
-               opt.python, opt.py_script, py->status);
-  py->n = 0; /* no partial figures */
+  bench_python_peer("bench_lock", argv, py, "fork start method");
 }
 
 /* ---- main ------------------------------------------------------------------- */
 
 static uint64_t parse_count(const char *s, const char *what) {
-  char *end;
-  unsigned long long v = strtoull(s, &end, 10);
-  if (end == s || *end || v == 0) {
-    fprintf(stderr, "bench_lock: bad %s: %s\n", what, s);
-    exit(2);
-  }
-  return v;
+  return bench_parse_count("bench_lock", s, what, 0);
 }
 
 static void usage(FILE *f) {

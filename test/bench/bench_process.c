@@ -39,9 +39,6 @@
 
 extern char **environ;
 
-/* Exit status of bench_process.py when a child's exit code is wrong. */
-#define PY_CHECK_FAILED 3
-
 #define BENCH_US_PER_OP "us/op"
 #define TRUE_PATH "/bin/true"
 
@@ -226,42 +223,20 @@ static void python_peer(bench_peer *py) {
   snprintf(runs, sizeof runs, "--runs=%d", opt.runs > 3 ? 3 : opt.runs);
   char *argv[] = {(char *)opt.python, (char *)opt.py_script, fn, sn, fsn,
                   runs, NULL};
-  if (bench_peer_run(argv, py) == 0) {
-    bench_note("Python peer: %s %s (Python %s; %llu fork, %llu spawn, "
-               "%llu forkserver start+join per run, best of %d)",
-               opt.python, opt.py_script,
-               bench_peer_str(py, "python_version")
-                   ? bench_peer_str(py, "python_version")
-                   : "?",
-               (unsigned long long)opt.py_fork_n,
-               (unsigned long long)opt.py_spawn_n,
-               (unsigned long long)opt.py_forkserver_n,
-               opt.runs > 3 ? 3 : opt.runs);
-    return;
-  }
-  if (py->status == PY_CHECK_FAILED) {
-    fprintf(stderr, "bench_process: FAIL: a Python child's exit code is "
-                    "wrong\n");
-    exit(1);
-  }
-  if (py->status < 0 || py->status == 127)
-    bench_note("Python peer not measured: %s not found", opt.python);
-  else
-    bench_note("Python peer not measured: %s %s exited with status %d",
-               opt.python, opt.py_script, py->status);
-  py->n = 0; /* no partial figures */
+  char detail[160];
+  snprintf(detail, sizeof detail,
+           "%llu fork, %llu spawn, %llu forkserver start+join per run, "
+           "best of %d",
+           (unsigned long long)opt.py_fork_n,
+           (unsigned long long)opt.py_spawn_n,
+           (unsigned long long)opt.py_forkserver_n, opt.runs > 3 ? 3 : opt.runs);
+  bench_python_peer("bench_process", argv, py, detail);
 }
 
 /* ---- main ------------------------------------------------------------------- */
 
 static uint64_t parse_count(const char *s, const char *what) {
-  char *end;
-  unsigned long long v = strtoull(s, &end, 10);
-  if (end == s || *end || v == 0 || v > 1000000) {
-    fprintf(stderr, "bench_process: bad %s: %s\n", what, s);
-    exit(2);
-  }
-  return v;
+  return bench_parse_count("bench_process", s, what, 1000000);
 }
 
 static void usage(FILE *f) {

@@ -57,8 +57,6 @@
 
 #include <mproc.h>
 
-/* Exit status of bench_queue.py when one of its checks fails. */
-#define PY_CHECK_FAILED 3
 /* A child that has not finished after this many seconds is stuck. */
 #define CHILD_ALARM_S 60
 
@@ -772,24 +770,7 @@ static void python_peer(bench_peer *py) {
   snprintf(cpu_arg, sizeof cpu_arg, "--cpus=%d,%d", cpus[0], cpus[1]);
   char *argv[] = {(char *)opt.python, (char *)opt.py_script, secs, runs,
                   cpu_arg, NULL};
-  if (bench_peer_run(argv, py) == 0) {
-    bench_note("Python peer: %s %s (Python %s, fork start method)",
-               opt.python, opt.py_script,
-               bench_peer_str(py, "python_version")
-                   ? bench_peer_str(py, "python_version")
-                   : "?");
-    return;
-  }
-  if (py->status == PY_CHECK_FAILED) {
-    fprintf(stderr, "bench_queue: FAIL: a check of the Python peer failed\n");
-    exit(1);
-  }
-  if (py->status < 0 || py->status == 127)
-    bench_note("Python peer not measured: %s not found", opt.python);
-  else
-    bench_note("Python peer not measured: %s %s exited with status %d",
-               opt.python, opt.py_script, py->status);
-  py->n = 0; /* no partial figures */
+  bench_python_peer("bench_queue", argv, py, "fork start method");
 }
 
 /* ---- main ------------------------------------------------------------------- */
