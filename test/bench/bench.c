@@ -1,6 +1,8 @@
 /* test/bench/bench.c - the shared benchmark harness (see bench.h). */
 #include "bench.h"
 
+#include <sched.h>
+
 #include <errno.h>
 #include <spawn.h>
 #include <stdarg.h>
@@ -233,4 +235,36 @@ uint64_t bench_parse_count(const char *name, const char *s, const char *what,
     exit(2);
   }
   return v;
+}
+
+double bench_parse_seconds(const char *name, const char *s, const char *what,
+                           double max) {
+  char *end;
+  double v = strtod(s, &end);
+  if (end == s || *end || !(v > 0) || v > max) {
+    fprintf(stderr, "%s: bad %s: %s\n", name, what, s);
+    exit(2);
+  }
+  return v;
+}
+
+int bench_pick_cpus(int cpus[2]) {
+  cpu_set_t set;
+  int k = 0;
+  cpus[0] = cpus[1] = -1;
+  if (sched_getaffinity(0, sizeof set, &set) < 0)
+    return 0;
+  for (int cpu = 0; cpu < CPU_SETSIZE && k < 2; cpu++)
+    if (CPU_ISSET(cpu, &set))
+      cpus[k++] = cpu;
+  return k;
+}
+
+void bench_pin_to(int cpu) {
+  cpu_set_t set;
+  if (cpu < 0)
+    return;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  sched_setaffinity(0, sizeof set, &set); /* best effort */
 }

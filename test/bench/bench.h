@@ -112,6 +112,18 @@ int bench_python_peer(const char *name, char *const argv[], bench_peer *py,
 uint64_t bench_parse_count(const char *name, const char *s, const char *what,
                            uint64_t max);
 
+/* A positive number of seconds, at most max; bad input ends benchmark
+ * `name` with a message and exit status 2. */
+double bench_parse_seconds(const char *name, const char *s, const char *what,
+                           double max);
+
+/* The first two CPUs this process may run on, into cpus[0] and cpus[1]
+ * (-1 where there is none); returns how many were found. */
+int bench_pick_cpus(int cpus[2]);
+
+/* Pin the calling process to cpu (best effort; a negative cpu: leave it). */
+void bench_pin_to(int cpu);
+
 /* ---- reporting ---------------------------------------------------------- */
 
 /* Print a title line and the table header. */

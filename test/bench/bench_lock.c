@@ -186,24 +186,8 @@ static int contend(struct contended *c, int use_mp, uint64_t n) {
 static int child_cpu[2] = {-1, -1};
 
 static void pick_cpus(void) {
-  cpu_set_t set;
-  int k = 0;
-  if (sched_getaffinity(0, sizeof set, &set) < 0)
-    return;
-  for (int cpu = 0; cpu < CPU_SETSIZE && k < 2; cpu++)
-    if (CPU_ISSET(cpu, &set))
-      child_cpu[k++] = cpu;
-  if (k < 2)
+  if (bench_pick_cpus(child_cpu) < 2)
     child_cpu[0] = child_cpu[1] = -1;
-}
-
-static void pin_to(int cpu) {
-  cpu_set_t set;
-  if (cpu < 0)
-    return;
-  CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
-  sched_setaffinity(0, sizeof set, &set); /* best effort */
 }
 
 /* Fork two children, start them together, time from the start to the last
@@ -221,7 +205,7 @@ static int64_t run_contended(void *ctx) {
     if ((pid[i] = fork()) < 0)
       die("fork", -errno);
     if (pid[i] == 0) {
-      pin_to(child_cpu[i]);
+      bench_pin_to(child_cpu[i]);
       atomic_fetch_add(&c->ready, 1);
       while (!atomic_load(&c->go))
         sched_yield();

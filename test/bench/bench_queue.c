@@ -373,15 +373,6 @@ consume_as(const struct run_case *k, enum kind kind, unsigned c,
   memcpy(r->sum, sum, sizeof sum);
 }
 
-static void pin_to(int cpu) {
-  cpu_set_t set;
-  if (cpu < 0)
-    return;
-  CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
-  sched_setaffinity(0, sizeof set, &set); /* best effort */
-}
-
 /* The body of a child: producer or consumer number i. */
 static void child(const struct run_case *k, int consumer, unsigned i) {
   struct transport *t = k->t;
@@ -403,7 +394,7 @@ static void child(const struct run_case *k, int consumer, unsigned i) {
   }
   alarm(CHILD_ALARM_S);
   if (k->nprod == 1)
-    pin_to(k->pin[consumer]);
+    bench_pin_to(k->pin[consumer]);
   atomic_fetch_add(&ctl->ready, 1);
   while (!atomic_load(&ctl->go))
     cpu_relax();
@@ -562,14 +553,7 @@ static void measure(bench_case *cases, const int *is_memcpy, size_t ncases,
 static int cpus[2] = {-1, -1};
 
 static void pick_cpus(void) {
-  cpu_set_t set;
-  int k = 0;
-  if (sched_getaffinity(0, sizeof set, &set) < 0)
-    return;
-  for (int cpu = 0; cpu < CPU_SETSIZE && k < 2; cpu++)
-    if (CPU_ISSET(cpu, &set))
-      cpus[k++] = cpu;
-  if (k < 2)
+  if (bench_pick_cpus(cpus) < 2)
     cpus[0] = cpus[1] = -1;
 }
 
@@ -776,13 +760,7 @@ static void python_peer(bench_peer *py) {
 /* ---- main ------------------------------------------------------------------- */
 
 static double parse_seconds(const char *s, const char *what) {
-  char *end;
-  double v = strtod(s, &end);
-  if (end == s || *end || !(v > 0) || v > 60) {
-    fprintf(stderr, "bench_queue: bad %s: %s\n", what, s);
-    exit(2);
-  }
-  return v;
+  return bench_parse_seconds("bench_queue", s, what, 60);
 }
 
 static void usage(FILE *f) {

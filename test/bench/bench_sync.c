@@ -174,28 +174,13 @@ static int barrier_cycles(struct arena *a, int use_mp, int role, uint64_t n) {
 
 /* ---- running one case ---------------------------------------------------- */
 
-static void pin_to(int cpu) {
-  cpu_set_t set;
-  if (cpu < 0)
-    return;
-  CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
-  sched_setaffinity(0, sizeof set, &set); /* best effort */
-}
-
 /* The first two CPUs this process may run on; -1 when there are fewer. */
 static int cpus[2] = {-1, -1};
 /* Where the two processes of the 2proc workloads run ({-1, -1}: anywhere). */
 static int pair[2] = {-1, -1};
 
 static void pick_cpus(void) {
-  cpu_set_t set;
-  int k = 0;
-  if (sched_getaffinity(0, sizeof set, &set) < 0)
-    return;
-  for (int cpu = 0; cpu < CPU_SETSIZE && k < 2; cpu++)
-    if (CPU_ISSET(cpu, &set))
-      cpus[k++] = cpu;
+  bench_pick_cpus(cpus);
 }
 
 struct run_case {
@@ -224,7 +209,7 @@ static int64_t run_case(void *ctx) {
       die("fork", -errno);
     if (pid[role] == 0) {
       alarm(CHILD_ALARM_S);
-      pin_to(k->pin[role]);
+      bench_pin_to(k->pin[role]);
       atomic_fetch_add(&a->ready, 1);
       while (!atomic_load(&a->go))
         sched_yield();
@@ -387,13 +372,7 @@ static void python_peer(bench_peer *py) {
 /* ---- main ---------------------------------------------------------------- */
 
 static double parse_seconds(const char *s, const char *what) {
-  char *end;
-  double v = strtod(s, &end);
-  if (end == s || *end || !(v > 0) || v > 60) {
-    fprintf(stderr, "bench_sync: bad %s: %s\n", what, s);
-    exit(2);
-  }
-  return v;
+  return bench_parse_seconds("bench_sync", s, what, 60);
 }
 
 static void usage(FILE *f) {

@@ -271,24 +271,8 @@ static struct raw_table *raw_table;
 static int child_cpu[2] = {-1, -1};
 
 static void pick_cpus(void) {
-  cpu_set_t set;
-  int k = 0;
-  if (sched_getaffinity(0, sizeof set, &set) < 0)
-    return;
-  for (int cpu = 0; cpu < CPU_SETSIZE && k < 2; cpu++)
-    if (CPU_ISSET(cpu, &set))
-      child_cpu[k++] = cpu;
-  if (k < 2)
+  if (bench_pick_cpus(child_cpu) < 2)
     child_cpu[0] = child_cpu[1] = -1;
-}
-
-static void pin_to(int cpu) {
-  cpu_set_t set;
-  if (cpu < 0)
-    return;
-  CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
-  sched_setaffinity(0, sizeof set, &set); /* best effort */
 }
 
 /* ---- the workloads, run in each child ------------------------------------ */
@@ -498,7 +482,7 @@ static int64_t run_case(void *ctx) {
       die("fork", -errno);
     if (pid[p] == 0) {
       alarm(CHILD_ALARM_S);
-      pin_to(child_cpu[p]);
+      bench_pin_to(child_cpu[p]);
       atomic_fetch_add(&ctl->ready, 1);
       while (!atomic_load(&ctl->go))
         sched_yield();
