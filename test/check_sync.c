@@ -137,6 +137,25 @@ static const char *mode_name(bool thread) {
   return thread ? "threads" : "processes";
 }
 
+/* Start n workers fn(&w[i]), w[i] = {s, i, rounds, obj}: threads or
+ * processes. */
+static void parties_start(struct party *p, struct who *w, int n, bool thread,
+                          int (*fn)(void *), struct sy *s, int rounds,
+                          void *obj) {
+  for (int i = 0; i < n; i++) {
+    w[i] = (struct who){s, i, rounds, obj};
+    party_start(&p[i], thread, fn, &w[i]);
+  }
+}
+
+/* Join n workers; each must have returned 0 (`what`: who they are). */
+static void parties_join(struct party *p, int n, bool thread,
+                         const char *what) {
+  for (int i = 0; i < n; i++)
+    ck_assert_msg(party_join(&p[i]) == 0, "%s: %s %d failed",
+                  mode_name(thread), what, i);
+}
+
 static pid_t my_tid(void) { return (pid_t)syscall(SYS_gettid); }
 
 /* Is the thread tid (of any process) asleep in the kernel (state S)? */
@@ -213,10 +232,7 @@ START_TEST(seed_condition_five_waiters_notify_all) {
     s->round = s->done = 0;
     struct who w[5];
     struct party p[5];
-    for (int i = 0; i < 5; i++) {
-      w[i] = (struct who){s, i, 3, c};
-      party_start(&p[i], thread, cond_waiter, &w[i]);
-    }
+    parties_start(p, w, 5, thread, cond_waiter, s, 3, c);
     for (int r = 1; r <= 3; r++) {
       for (int i = 0; i < 5; i++)
         ck_assert_msg(t_recv(s->rep[0]), "%s round %d", mode_name(thread), r);
@@ -226,9 +242,7 @@ START_TEST(seed_condition_five_waiters_notify_all) {
       ck_rc(mp_condition_notify_all(c), 0);
       ck_rc(mp_condition_release(c), 0);
     }
-    for (int i = 0; i < 5; i++)
-      ck_assert_msg(party_join(&p[i]) == 0, "%s: waiter %d failed",
-                    mode_name(thread), i);
+    parties_join(p, 5, thread, "waiter");
     ck_assert_int_eq(s->done, 15);
   }
   ck_rc(mp_condition_destroy(standalone), 0);
@@ -281,19 +295,14 @@ START_TEST(seed_event_waiters) {
     ck_rc(mp_event_clear(&s->ev), 0);
     struct who w[5];
     struct party p[5];
-    for (int i = 0; i < 5; i++) {
-      w[i] = (struct who){s, i, 3, NULL};
-      party_start(&p[i], thread, event_waiter_rounds, &w[i]);
-    }
+    parties_start(p, w, 5, thread, event_waiter_rounds, s, 3, NULL);
     for (int i = 0; i < 5; i++)
       ck_assert(t_recv(s->rep[0]));
     ck_rc(mp_event_is_set(&s->ev), 0);
     ck_rc(mp_event_set(&s->ev), 0);
     for (int i = 0; i < 10; i++) /* rounds 2 and 3 pass at once */
       ck_assert(t_recv(s->rep[0]));
-    for (int i = 0; i < 5; i++)
-      ck_assert_msg(party_join(&p[i]) == 0, "%s: waiter %d failed",
-                    mode_name(thread), i);
+    parties_join(p, 5, thread, "waiter");
 
     ck_rc(mp_event_clear(&s->ev), 0);
     struct who one = {s, 0, 0, NULL};
@@ -386,10 +395,7 @@ START_TEST(seed_semaphore_zero_one_by_one) {
     bool thread = mode == 1;
     struct who w[5];
     struct party p[5];
-    for (int i = 0; i < 5; i++) {
-      w[i] = (struct who){s, i, 3, NULL};
-      party_start(&p[i], thread, sem_taker, &w[i]);
-    }
+    parties_start(p, w, 5, thread, sem_taker, s, 3, NULL);
     ck_rc(mp_semaphore_value(&s->sem), 0);
     ck_assert(!pending(s->rep[0])); /* nobody got through a Semaphore(0) */
     for (int k = 0; k < 15; k++) {
@@ -400,9 +406,7 @@ START_TEST(seed_semaphore_zero_one_by_one) {
       ck_assert_msg(!pending(s->rep[0]), "%s: release %d let two through",
                     mode_name(thread), k);
     }
-    for (int i = 0; i < 5; i++)
-      ck_assert_msg(party_join(&p[i]) == 0, "%s: waiter %d failed",
-                    mode_name(thread), i);
+    parties_join(p, 5, thread, "waiter");
     ck_rc(mp_semaphore_value(&s->sem), 0);
   }
   sy_close(shm);
@@ -454,10 +458,7 @@ START_TEST(seed_barrier_seven_runners) {
     ck_rc(mp_barrier_n_waiting(&s->bar), 0);
     struct who w[6];
     struct party p[6];
-    for (int i = 0; i < 6; i++) {
-      w[i] = (struct who){s, i, CYCLES, NULL};
-      party_start(&p[i], thread, barrier_runner, &w[i]);
-    }
+    parties_start(p, w, 6, thread, barrier_runner, s, CYCLES, NULL);
     for (int c = 0; c < CYCLES; c++) {
       await_n_waiting(&s->bar, 6);
       ck_rc(atomic_load(&s->actions), c);
@@ -466,9 +467,7 @@ START_TEST(seed_barrier_seven_runners) {
       ck_assert_uint_eq(idx, 6); /* the last to arrive */
       s->idx[c][6] = idx;
     }
-    for (int i = 0; i < 6; i++)
-      ck_assert_msg(party_join(&p[i]) == 0, "%s: runner %d failed",
-                    mode_name(thread), i);
+    parties_join(p, 6, thread, "runner");
     for (int c = 0; c < CYCLES; c++)
       check_indices(s, c, 7);
     ck_rc(atomic_load(&s->actions), CYCLES);
@@ -889,19 +888,14 @@ START_TEST(event_pulse_releases_sleepers) {
       continue;
     struct who w[3];
     struct party p[3];
-    for (int i = 0; i < 3; i++) {
-      w[i] = (struct who){s, i, 0, NULL};
-      party_start(&p[i], thread, pulse_waiter, &w[i]);
-    }
+    parties_start(p, w, 3, thread, pulse_waiter, s, 0, NULL);
     for (int i = 0; i < 3; i++)
       ck_assert(t_recv(s->rep[0]));
     for (int i = 0; i < 3; i++)
       await_asleep(atomic_load(&s->tid[i]));
     ck_rc(mp_event_set(&s->ev), 0);
     ck_rc(mp_event_clear(&s->ev), 0);
-    for (int i = 0; i < 3; i++)
-      ck_assert_msg(party_join(&p[i]) == 0, "%s: waiter %d not released",
-                    mode_name(thread), i);
+    parties_join(p, 3, thread, "waiter");
     ck_rc(mp_event_is_set(&s->ev), 0);
     ck_rc(mp_event_wait(&s->ev, 0.01), -ETIMEDOUT);
   }
@@ -1043,10 +1037,7 @@ START_TEST(semaphore_release_n_wakes_n) {
     bool thread = mode == 1;
     struct who w[4];
     struct party p[4];
-    for (int i = 0; i < 4; i++) {
-      w[i] = (struct who){s, i, 0, NULL};
-      party_start(&p[i], thread, sem_sleeper, &w[i]);
-    }
+    parties_start(p, w, 4, thread, sem_sleeper, s, 0, NULL);
     for (int i = 0; i < 4; i++)
       ck_assert(t_recv(s->go[0]));
     for (int i = 0; i < 4; i++)
@@ -1059,8 +1050,7 @@ START_TEST(semaphore_release_n_wakes_n) {
     ck_assert(!pending(s->rep[0]));
     ck_rc(mp_semaphore_release(&s->sem, 1), 0);
     ck_assert(t_recv(s->rep[0]));
-    for (int i = 0; i < 4; i++)
-      ck_assert_int_eq(party_join(&p[i]), 0);
+    parties_join(p, 4, thread, "worker");
     ck_rc(mp_semaphore_value(&s->sem), 0);
   }
   sy_close(shm);
