@@ -84,7 +84,6 @@ struct queue_state {
   alignas(64) unsigned char data[];
 };
 
-struct mp_queue; /* the public handle is the state itself */
 
 static struct queue_state *queue(const mp_queue *q) {
   return (struct queue_state *)mp__obj_check(q, MP__KIND_QUEUE);
