@@ -6,15 +6,18 @@
  *
  * Two slot tables: rehashing (too many tombstones) and clear build the idle
  * one and switch with a single store of `active`, so they are never seen
- * half-done. An update of one slot first records the slot's old contents
- * in `intent`; a holder killed before clearing the intent is rolled back by
- * the next locker (MP_EOWNERDEAD from the robust mutex), who then rebuilds
- * the counts and the arena from the live slots. Every update is therefore
- * applied whole or not at all.
+ * half-done. An update first records what it overwrites in `intent`: the
+ * slot's old contents, or, for a value of up to UNDO_MAX bytes replaced by
+ * one of the same length in place, the old value bytes. A holder killed
+ * before clearing the intent is rolled back by the next locker
+ * (MP_EOWNERDEAD from the robust mutex), who then rebuilds the counts and
+ * the arena from the live slots. Every update is therefore applied whole or
+ * not at all.
  */
 #include "internal.h"
 
 #include <errno.h>
+#include <stdalign.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,18 +30,27 @@ struct slot {
   uint32_t klen, vlen;
 };
 
+#define UNDO_MAX 64 /* longest value overwritten in place */
+
+enum intent { NONE_UNDER_WAY, SLOT_UNDER_WAY, BYTES_UNDER_WAY };
+
+/* Laid out by cache line, so an operation moves few lines between CPUs:
+ * the mutex with what every update writes, then the undo record, then what
+ * changes only at create, rehash and clear. */
 struct dict_state {
   struct mp__obj head;
   pthread_mutex_t mutex;
-  uint64_t capacity;  /* bytes of keys and values */
-  uint64_t max_items;
-  uint64_t nslots;    /* per table, 2^k */
   uint64_t count, tombs;
-  uint32_t active;    /* table in use: 0 or 1 */
-  uint32_t intent_on; /* an update of intent_slot is under way */
-  uint64_t intent_slot;
-  struct slot intent_old;
-  unsigned char data[]; /* table 0, table 1, arena */
+  alignas(64) uint32_t intent; /* enum intent */
+  uint32_t undo_len;           /* BYTES: bytes in undo */
+  uint64_t intent_at;          /* SLOT: slot index; BYTES: arena offset */
+  struct slot intent_old;      /* SLOT: the slot's old contents */
+  unsigned char undo[UNDO_MAX]; /* BYTES: the old bytes */
+  alignas(64) uint64_t capacity; /* bytes of keys and values */
+  uint64_t max_items;
+  uint64_t nslots; /* per table, 2^k */
+  uint32_t active; /* table in use: 0 or 1 */
+  alignas(64) unsigned char data[]; /* table 0, table 1, arena */
 };
 
 static struct dict_state *dict(const mp_dict *d) {
@@ -128,9 +140,12 @@ static void slot_block(void *ctx, size_t i, uint64_t *off, uint64_t *len) {
 static void repair(struct dict_state *d) {
   d->active &= 1;
   struct slot *t = table(d, d->active), *scratch = table(d, !d->active);
-  if (d->intent_on && d->intent_slot < d->nslots)
-    t[d->intent_slot] = d->intent_old;
-  d->intent_on = 0;
+  if (d->intent == SLOT_UNDER_WAY && d->intent_at < d->nslots)
+    t[d->intent_at] = d->intent_old;
+  else if (d->intent == BYTES_UNDER_WAY && d->undo_len <= UNDO_MAX &&
+           d->intent_at <= arena(d)->size - d->undo_len)
+    memcpy(mp__arena_ptr(arena(d), d->intent_at), d->undo, d->undo_len);
+  d->intent = NONE_UNDER_WAY;
   d->count = d->tombs = 0;
   for (uint64_t i = 0; i < d->nslots; i++) {
     d->tombs += t[i].hash == TOMB;
@@ -206,18 +221,36 @@ static void rehash(struct dict_state *d) {
   d->tombs = 0;
 }
 
+/* Make an update recorded in d's undo record: the record is complete
+ * before `intent` says it applies, the update complete before the commit
+ * clears it. */
+#define RECOVERABLY(d, kind, update)                                           \
+  do {                                                                         \
+    MP__STORE_ORDER();                                                         \
+    (d)->intent = (kind);                                                      \
+    MP__STORE_ORDER();                                                         \
+    update;                                                                    \
+    MP__STORE_ORDER();                                                         \
+    (d)->intent = NONE_UNDER_WAY; /* the commit */                             \
+    MP__STORE_ORDER();                                                         \
+  } while (0)
+
 /* Replace slot i by s, recoverably. */
 static void write_slot(struct dict_state *d, uint64_t i, struct slot s) {
   struct slot *t = table(d, d->active);
   d->intent_old = t[i];
-  d->intent_slot = i;
-  MP__STORE_ORDER();
-  d->intent_on = 1;
-  MP__STORE_ORDER();
-  t[i] = s;
-  MP__STORE_ORDER();
-  d->intent_on = 0; /* the commit */
-  MP__STORE_ORDER();
+  d->intent_at = i;
+  RECOVERABLY(d, SLOT_UNDER_WAY, t[i] = s);
+}
+
+/* Overwrite len (<= UNDO_MAX) bytes at arena offset off, recoverably. */
+static void write_bytes(struct dict_state *d, uint64_t off, const void *src,
+                        size_t len) {
+  unsigned char *p = mp__arena_ptr(arena(d), off);
+  memcpy(d->undo, p, len);
+  d->undo_len = (uint32_t)len;
+  d->intent_at = off;
+  RECOVERABLY(d, BYTES_UNDER_WAY, memcpy(p, src, len));
 }
 
 /* ---- operations ------------------------------------------------------------- */
@@ -249,6 +282,12 @@ int mp_dict_set(mp_dict *dp, const void *key, size_t klen, const void *value,
     rc = -ENOSPC;
     goto out;
   }
+  struct slot *old = i >= 0 ? &table(d, d->active)[i] : NULL;
+  if (old && old->vlen == vlen && vlen <= UNDO_MAX) { /* same size: in place */
+    if (vlen)
+      write_bytes(d, old->off + klen, value, vlen);
+    goto out;
+  }
   uint64_t off = mp__arena_alloc(arena(d), klen + vlen);
   if (off == MP__ARENA_NONE) {
     rc = -ENOSPC;
@@ -259,10 +298,10 @@ int mp_dict_set(mp_dict *dp, const void *key, size_t klen, const void *value,
   if (vlen)
     memcpy(b + klen, value, vlen);
   struct slot s = {h, off, (uint32_t)klen, (uint32_t)vlen};
-  if (i >= 0) { /* replace, then free the old block */
-    uint64_t old = table(d, d->active)[i].off;
+  if (old) { /* replace, then free the old block */
+    uint64_t old_off = old->off;
     write_slot(d, (uint64_t)i, s);
-    mp__arena_free(arena(d), old);
+    mp__arena_free(arena(d), old_off);
   } else {
     bool was_tomb = table(d, d->active)[reuse].hash == TOMB;
     write_slot(d, (uint64_t)reuse, s);

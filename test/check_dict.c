@@ -877,7 +877,9 @@ static int kill_worker(void *arg) {
     __atomic_store_n(&log->busy, 1, __ATOMIC_SEQ_CST);
     int rc;
     if (ver) {
-      rc = set_value(d, k, ver, VHDR + (uint32_t)(rnd(&s) % 300));
+      /* Half the sets keep a small length: overwritten in place. */
+      uint32_t len = rnd(&s) % 2 ? VHDR + 20 : VHDR + (uint32_t)(rnd(&s) % 300);
+      rc = set_value(d, k, ver, len);
     } else {
       char key[24];
       rc = mp_dict_delete(d, key, (size_t)keyname(key, k));
