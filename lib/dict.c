@@ -48,6 +48,7 @@ struct dict_state {
   unsigned char undo[UNDO_MAX]; /* BYTES: the old bytes */
   alignas(64) uint64_t capacity; /* bytes of keys and values */
   uint64_t max_items;
+  double timeout; /* of every lock wait: MP_FOREVER or seconds */
   uint64_t nslots; /* per table, 2^k */
   uint32_t active; /* table in use: 0 or 1 */
   alignas(64) unsigned char data[]; /* table 0, table 1, arena */
@@ -77,12 +78,15 @@ static uint64_t hash(const void *key, size_t len) {
 
 struct layout {
   uint64_t capacity, max_items, nslots, arena, bytes;
+  double timeout;
 };
 
 static int plan(const mp_dict_options *o, struct layout *l) {
   l->capacity = o->capacity ? o->capacity : MP_DICT_DEFAULT_CAPACITY;
-  if (l->capacity > MP_DICT_CAPACITY_MAX || o->max_items > (1u << 30))
+  if (l->capacity > MP_DICT_CAPACITY_MAX || o->max_items > (1u << 30) ||
+      o->timeout != o->timeout)
     return -EINVAL;
+  l->timeout = o->timeout == 0 ? MP_FOREVER : o->timeout;
   l->max_items = o->max_items;
   if (!l->max_items) /* the default; an explicit number is kept exactly */
     l->max_items = l->capacity / 32 < 16 ? 16 : l->capacity / 32;
@@ -104,6 +108,7 @@ static int init(void *obj, void *arg) {
   d->capacity = l->capacity;
   d->max_items = l->max_items;
   d->nslots = l->nslots;
+  d->timeout = l->timeout;
   mp__arena_init(arena(d), l->arena);
   mp__obj_init(d, MP__KIND_DICT);
   return 0;
@@ -156,13 +161,12 @@ static void repair(struct dict_state *d) {
   mp__arena_rebuild(arena(d), d->count, slot_block, scratch);
 }
 
-static struct dict_state *lock(const mp_dict *dp) {
-  struct dict_state *d = dict(dp);
-  if (!d)
-    return NULL;
-  if (mp__mutex_lock(&d->mutex, MP_FOREVER) == MP_EOWNERDEAD)
+/* Lock d: 0 (repaired first if a holder had died), -ETIMEDOUT. */
+static int lock(struct dict_state *d) {
+  int rc = mp__mutex_lock(&d->mutex, d->timeout);
+  if (rc == MP_EOWNERDEAD)
     repair(d);
-  return d;
+  return MP_ACQUIRED(rc) ? 0 : rc;
 }
 
 static void unlock(struct dict_state *d) { mp__mutex_unlock(&d->mutex); }
@@ -266,9 +270,10 @@ int mp_dict_set(mp_dict *dp, const void *key, size_t klen, const void *value,
       vlen > UINT32_MAX)
     return -EMSGSIZE;
   uint64_t h = hash(key, klen);
-  lock(dp);
+  int rc = lock(d);
+  if (rc < 0)
+    return rc;
   int64_t reuse, i = find(d, key, klen, h, &reuse);
-  int rc = 0;
   if (i < 0 && d->count >= d->max_items) {
     rc = -ENOSPC;
     goto out;
@@ -319,10 +324,11 @@ static int lookup(mp_dict *dp, const void *key, size_t klen, mp__sink_fn sink,
   if (!key || !klen || !vlen)
     return -EINVAL;
   uint64_t h = hash(key, klen);
-  struct dict_state *d = lock(dp);
-  if (!d)
-    return -EINVAL;
-  int rc = -ENOENT;
+  struct dict_state *d = dict(dp);
+  int rc = d ? lock(d) : -EINVAL;
+  if (rc < 0)
+    return rc;
+  rc = -ENOENT;
   int64_t i = find(d, key, klen, h, NULL);
   if (i >= 0) {
     struct slot *s = &table(d, d->active)[i];
@@ -358,9 +364,10 @@ int mp_dict_delete(mp_dict *dp, const void *key, size_t klen) {
   if (!key || !klen)
     return -EINVAL;
   uint64_t h = hash(key, klen);
-  struct dict_state *d = lock(dp);
-  if (!d)
-    return -EINVAL;
+  struct dict_state *d = dict(dp);
+  int rc = d ? lock(d) : -EINVAL;
+  if (rc < 0)
+    return rc;
   int64_t i = find(d, key, klen, h, NULL);
   if (i >= 0) {
     struct slot s = table(d, d->active)[i];
@@ -377,27 +384,30 @@ int mp_dict_contains(mp_dict *dp, const void *key, size_t klen) {
   if (!key || !klen)
     return -EINVAL;
   uint64_t h = hash(key, klen);
-  struct dict_state *d = lock(dp);
-  if (!d)
-    return -EINVAL;
+  struct dict_state *d = dict(dp);
+  int rc = d ? lock(d) : -EINVAL;
+  if (rc < 0)
+    return rc;
   int found = find(d, key, klen, h, NULL) >= 0;
   unlock(d);
   return found;
 }
 
 long mp_dict_len(mp_dict *dp) {
-  struct dict_state *d = lock(dp);
-  if (!d)
-    return -EINVAL;
+  struct dict_state *d = dict(dp);
+  int rc = d ? lock(d) : -EINVAL;
+  if (rc < 0)
+    return rc;
   long n = (long)d->count;
   unlock(d);
   return n;
 }
 
 int mp_dict_clear(mp_dict *dp) {
-  struct dict_state *d = lock(dp);
-  if (!d)
-    return -EINVAL;
+  struct dict_state *d = dict(dp);
+  int rc = d ? lock(d) : -EINVAL;
+  if (rc < 0)
+    return rc;
   memset(table(d, !d->active), 0, d->nslots * sizeof(struct slot));
   MP__STORE_ORDER();
   d->active = !d->active; /* the commit: an empty table */
@@ -411,9 +421,10 @@ int mp_dict_clear(mp_dict *dp) {
 int mp_dict_items(mp_dict *dp, mp_dict_item_cb cb, void *ctx) {
   if (!cb)
     return -EINVAL;
-  struct dict_state *d = lock(dp);
-  if (!d)
-    return -EINVAL;
+  struct dict_state *d = dict(dp);
+  int rc = d ? lock(d) : -EINVAL;
+  if (rc < 0)
+    return rc;
   /* Snapshot: {klen, vlen, bytes} records in one buffer. */
   struct slot *t = table(d, d->active);
   size_t size = 0;
@@ -434,7 +445,6 @@ int mp_dict_items(mp_dict *dp, mp_dict_item_cb cb, void *ctx) {
   unlock(d);
   if (!snap)
     return -ENOMEM;
-  int rc = 0;
   for (unsigned char *q = snap; q < p && rc == 0;) {
     uint32_t kl, vl;
     memcpy(&kl, q, 4);

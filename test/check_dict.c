@@ -4,11 +4,13 @@
  * processes killed with SIGKILL mid-update, bad input. */
 #include "tests.h"
 
+#include <math.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* ---- helpers --------------------------------------------------------------- */
@@ -24,7 +26,7 @@
   } while (0)
 
 static mp_dict *new_dict(size_t capacity, size_t max_items) {
-  mp_dict_options o = {capacity, max_items};
+  mp_dict_options o = {.capacity = capacity, .max_items = max_items};
   mp_dict *d;
   ck_rc(mp_dict_create(NULL, &o, &d), 0);
   return d;
@@ -623,9 +625,11 @@ END_TEST
 
 START_TEST(bad_input) {
   mp_dict *d = (mp_dict *)&d;
-  mp_dict_options big = {MP_DICT_CAPACITY_MAX + 1, 0};
-  mp_dict_options many = {0, SIZE_MAX};
+  mp_dict_options big = {.capacity = MP_DICT_CAPACITY_MAX + 1};
+  mp_dict_options many = {.max_items = SIZE_MAX};
+  mp_dict_options nan = {.timeout = NAN};
   ck_rc(mp_dict_create(NULL, NULL, NULL), -EINVAL);
+  ck_rc(mp_dict_create(NULL, &nan, &d), -EINVAL);
   ck_rc(mp_dict_create(NULL, &big, &d), -EINVAL);
   ck_assert_ptr_null(d);
   big.capacity = SIZE_MAX;
@@ -982,6 +986,69 @@ START_TEST(killed_mid_update) {
 }
 END_TEST
 
+/* ---- timeout -------------------------------------------------------------------- */
+
+#define BIG_VALUE (4u << 20)
+
+struct holder {
+  mp_dict *d;
+  int started[2];
+};
+
+/* Sets a 4 MiB value over and over: inside an operation most of the time. */
+static int holder_loop(void *arg) {
+  struct holder *h = arg;
+  unsigned char *v = malloc(BIG_VALUE);
+  if (!v)
+    return 20;
+  memset(v, 0x5a, BIG_VALUE);
+  t_send(h->started[1]);
+  for (;;)
+    if (mp_dict_set(h->d, "big", 3, v, BIG_VALUE) != 0)
+      return 21;
+}
+
+/* A process stopped inside an operation holds up the others only for the
+ * `timeout` option, and the timed-out operations change nothing. */
+START_TEST(timeout_option) {
+  mp_dict_options o = {
+      .capacity = 2 * BIG_VALUE + 4096, .max_items = 16, .timeout = 0.05};
+  struct holder h;
+  ck_rc(mp_dict_create(NULL, &o, &h.d), 0);
+  ck_rc(mp_dict_set(h.d, "big", 3, "", 0), 0); /* replaced, never absent */
+  t_pipe(h.started);
+  pid_t pid = t_fork(holder_loop, &h);
+  ck_assert(t_recv(h.started[0]));
+  int rc = 0;
+  for (int tries = 0; tries < 500 && rc != -ETIMEDOUT; tries++) {
+    int st;
+    ck_assert_int_eq(kill(pid, SIGSTOP), 0);
+    ck_assert_int_eq(waitpid(pid, &st, WUNTRACED), pid);
+    ck_assert(WIFSTOPPED(st));
+    double t0 = t_now();
+    rc = mp_dict_set(h.d, "k", 1, "v", 1); /* stopped inside a set, or not */
+    double took = t_now() - t0;
+    if (rc == -ETIMEDOUT) {
+      ck_assert_msg(took >= 0.045 && took < 2.0, "timed out after %.3f s",
+                    took);
+      ck_assert_int_eq(mp_dict_contains(h.d, "k", 1), -ETIMEDOUT);
+      ck_assert_int_eq(mp_dict_len(h.d), -ETIMEDOUT);
+    } else {
+      ck_rc(rc, 0);
+      ck_rc(mp_dict_delete(h.d, "k", 1), 0);
+    }
+    ck_assert_int_eq(kill(pid, SIGCONT), 0);
+  }
+  ck_assert_msg(rc == -ETIMEDOUT, "never caught the holder inside a set");
+  t_kill(pid);
+  ck_assert_int_eq(mp_dict_contains(h.d, "k", 1), 0); /* the set did nothing */
+  ck_assert_int_eq(mp_dict_contains(h.d, "big", 3), 1);
+  close(h.started[0]);
+  close(h.started[1]);
+  ck_rc(mp_dict_destroy(h.d), 0);
+}
+END_TEST
+
 Suite *dict_suite(void) {
   Suite *s = suite_create("dict");
   TCase *tc = tcase_create("basics");
@@ -1014,6 +1081,7 @@ Suite *dict_suite(void) {
   tcase_add_loop_test(tc, workers_share_a_dict, 0, 2);
   tcase_add_test(tc, processes_overlapping_keys);
   tcase_add_test(tc, killed_mid_update);
+  tcase_add_test(tc, timeout_option);
   suite_add_tcase(s, tc);
   return s;
 }

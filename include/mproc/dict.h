@@ -9,7 +9,9 @@
  *
  * Every operation holds the dict's robust lock for its duration (a few
  * hundred nanoseconds plus the copy); it blocks only while another process
- * is inside an operation. A process killed in the middle of an update
+ * is inside an operation - for as long as the `timeout` option allows
+ * (without a limit by default), after which it fails with -ETIMEDOUT and
+ * changes nothing. A process killed in the middle of an update
  * leaves the dict consistent: the next operation rolls the half-done update
  * back (or finds it committed) and goes on.
  *
@@ -30,13 +32,18 @@ typedef struct mp_dict mp_dict;
 typedef struct mp_dict_options {
   size_t capacity;  /* bytes of keys and values; 0: MP_DICT_DEFAULT_CAPACITY */
   size_t max_items; /* 0: capacity / 32 (at least 16) */
+  /* Longest any operation waits for another process's operation (e.g. one
+   * stopped by a debugger or SIGSTOP inside it), in every process: seconds
+   * as in mproc/common.h, except that 0, the default, waits forever. Past
+   * it an operation fails with -ETIMEDOUT. */
+  double timeout;
 } mp_dict_options;
 
 #define MP_DICT_DEFAULT_CAPACITY ((size_t)1 << 20)
 #define MP_DICT_CAPACITY_MAX ((size_t)1 << 32)
 
-/* Create / open. -EINVAL (NULL out, capacity or max_items too large), and
- * the errors of mp_lock_create / mp_lock_open. */
+/* Create / open. -EINVAL (NULL out, capacity or max_items too large, NaN
+ * timeout), and the errors of mp_lock_create / mp_lock_open. */
 MP_EXTERN int mp_dict_create(const char *name, const mp_dict_options *opts,
                              mp_dict **out);
 MP_EXTERN int mp_dict_open(const char *name, mp_dict **out);
@@ -46,6 +53,8 @@ MP_EXTERN int mp_dict_open(const char *name, mp_dict **out);
  * the bytes or the item; nothing changes), -EMSGSIZE (klen + vlen larger
  * than the capacity: it could never fit), -EINVAL (NULL d or key, klen 0,
  * NULL value with vlen > 0), MP_EOWNERDEAD is never returned (repaired).
+ * Every operation below may also fail with -ETIMEDOUT (the `timeout`
+ * option), having changed nothing.
  */
 MP_EXTERN int mp_dict_set(mp_dict *d, const void *key, size_t klen,
                           const void *value, size_t vlen);
