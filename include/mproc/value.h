@@ -11,7 +11,10 @@
  * With a lock (the default, Python's lock=True) each get/set of an element
  * or a slice holds the object's RLock, which mp_*_get_lock() returns for
  * compound updates ("read, add, write" under one acquire, as in the bank
- * balance example). With MP_VALUE_RAW there is no lock (RawValue). Integer
+ * balance example). The lock is waited for without a limit; to bound the
+ * wait, acquire the lock with a timeout first: a get or set by the lock's
+ * holder takes it again without waiting. With MP_VALUE_RAW there is no
+ * lock (RawValue). Integer
  * Values also have atomic add, exchange and compare-exchange that need no
  * lock at all.
  *
