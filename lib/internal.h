@@ -51,6 +51,7 @@ enum mp__kind {
   MP__KIND_QUEUE = 8,
   MP__KIND_ARRAY = 9,
   MP__KIND_DICT = 10,
+  MP__KIND_LIST = 11,
   MP__KIND_COUNT_ /* one past the last kind */
 };
 
@@ -217,6 +218,16 @@ MP__HIDDEN void mp__futex_wake(_Atomic uint32_t *word, int n);
 MP__HIDDEN uint32_t mp__spin_while(_Atomic uint32_t *word, uint32_t value);
 /* The same for a 64-bit word. */
 MP__HIDDEN uint64_t mp__spin_while64(_Atomic uint64_t *word, uint64_t value);
+
+/* ---- asymmetric fences (fence.c) ---------------------------------------- */
+
+/* Register this process for heavy fences; true when it is, and so may pair
+ * a plain store with a later load against a sleeper that calls
+ * mp__fence_heavy() between its own store and load. */
+MP__HIDDEN bool mp__fence_light_ok(void);
+/* Make every running thread of every registered process pass a full
+ * barrier. false when unavailable: the caller must not sleep for long. */
+MP__HIDDEN bool mp__fence_heavy(void);
 
 /* ---- robust mutexes (mutex.c) ------------------------------------------- */
 

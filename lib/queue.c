@@ -27,6 +27,17 @@
  * `cons.wake`; bit 0 says someone sleeps, and only then does the other side
  * bump the word and wake (Dekker-ordered with seq_cst). A FIFO waiter spins
  * briefly on the other side's word first.
+ *
+ * One producer / one consumer (FIFO flags): the side's lock is kept by the
+ * thread that took it, between calls, until it closes the queue or dies -
+ * the robust mutex then passes it on. Its puts (gets) so make no atomic
+ * read-modify-write at all: the commit is a plain release store, and the
+ * StoreLoad fence it would need against a sleeper on the other side is
+ * paid by that sleeper instead, with an asymmetric fence (fence.c).
+ *
+ * Immediate shutdown of a FIFO queue drops nothing physically: from then
+ * on the counts say that everything put was got (it was dropped), so a put
+ * that commits late is dropped too.
  */
 #include "internal.h"
 
@@ -35,6 +46,7 @@
 #include <stdalign.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define POS_BITS 36
 #define CNT_MASK ((1ull << (64 - POS_BITS)) - 1)
@@ -47,13 +59,19 @@
 #define SHUT 1u
 #define SHUT_NOW 2u
 
+/* One side, in two cache lines: what only this side's callers touch, then
+ * what the other side reads (word) and writes (wake's sleeper bit). */
 struct side {
   pthread_mutex_t lock;
-  _Atomic uint64_t word;  /* FIFO: position | count << POS_BITS */
-  _Atomic uint32_t wake;  /* futex: the other side sleeps on it */
-  uint64_t seen;          /* FIFO, under lock: the other side's word as last
-                             read - reloaded only when it says full/empty,
-                             so the other side's cache line is rarely read */
+  /* A side kept between calls (one producer / one consumer): the holding
+   * thread's token and process, 0 when none. */
+  _Atomic uint64_t holder;
+  _Atomic int32_t holder_pid;
+  uint64_t seen; /* FIFO, under lock: the other side's word as last read -
+                    reloaded only when it says full/empty, so the other
+                    side's cache line is rarely read */
+  alignas(64) _Atomic uint64_t word; /* FIFO: position | count << POS_BITS */
+  _Atomic uint32_t wake;             /* futex: the other side sleeps on it */
 };
 
 /* The start of a heap-kind block; the message follows. */
@@ -67,6 +85,8 @@ struct queue_state {
   struct mp__obj head;
   uint32_t kind;
   uint32_t joinable;
+  uint32_t flags;    /* MP_QUEUE_ONE_PRODUCER | MP_QUEUE_ONE_CONSUMER */
+  uint32_t reserved_;
   uint64_t capacity; /* largest message */
   uint64_t maxsize;  /* 0: none */
   uint64_t ring;     /* FIFO: ring bytes (2^k); heap kinds: arena bytes */
@@ -108,11 +128,15 @@ static struct hblock *hblock(struct queue_state *q, uint64_t off) {
   return mp__arena_ptr(arena(q), off);
 }
 
-/* Messages put and got so far (counts modulo 2^28 for FIFO). */
+/* Messages put and got so far (counts modulo 2^28 for FIFO). After an
+ * immediate shutdown, what a FIFO queue still holds counts as got: it was
+ * dropped. */
 static void counts(const struct queue_state *q, uint64_t *in, uint64_t *out) {
   if (is_fifo(q)) {
     *in = cnt_of(atomic_load(&((struct queue_state *)q)->prod.word));
     *out = cnt_of(atomic_load(&((struct queue_state *)q)->cons.word));
+    if (atomic_load(&((struct queue_state *)q)->shut) == SHUT_NOW)
+      *in = *out;
   } else {
     *in = atomic_load_explicit(&q->puts, memory_order_relaxed);
     *out = atomic_load_explicit(&q->gets, memory_order_relaxed);
@@ -133,7 +157,9 @@ struct layout {
 
 static int plan(const mp_queue_options *o, struct layout *l) {
   uint64_t cap = o->capacity ? o->capacity : MP_QUEUE_DEFAULT_CAPACITY;
-  if (cap > MP_QUEUE_CAPACITY_MAX || (unsigned)o->kind > MP_QUEUE_PRIORITY)
+  if (cap > MP_QUEUE_CAPACITY_MAX || (unsigned)o->kind > MP_QUEUE_PRIORITY ||
+      (o->flags & ~(MP_QUEUE_ONE_PRODUCER | MP_QUEUE_ONE_CONSUMER)) ||
+      (o->flags && o->kind != MP_QUEUE_FIFO))
     return -EINVAL;
   /* Room for a capacity-sized message even at the worst wrap point, and
    * for maxsize empty messages besides. */
@@ -176,6 +202,7 @@ static int init(void *obj, void *arg) {
     return rc;
   q->kind = a->o->kind;
   q->joinable = a->o->joinable != 0;
+  q->flags = a->o->flags;
   q->capacity = a->o->capacity ? a->o->capacity : MP_QUEUE_DEFAULT_CAPACITY;
   q->maxsize = a->o->maxsize;
   q->ring = a->l.ring;
@@ -244,18 +271,96 @@ static int lock(struct queue_state *q, struct side *s, const mp__deadline *d,
 
 /* ---- FIFO ---------------------------------------------------------------------- */
 
+/* Is side s kept by one thread between calls? */
+static bool kept(const struct queue_state *q, const struct side *s) {
+  return q->flags & (s == &q->prod ? MP_QUEUE_ONE_PRODUCER
+                                   : MP_QUEUE_ONE_CONSUMER);
+}
+
+/* Take side s for one call. A kept side already held by the caller needs
+ * nothing; taking it otherwise makes the caller its holder. */
+static int side_enter(struct queue_state *q, struct side *s,
+                      const mp__deadline *d, bool nonblock) {
+  bool keep = kept(q, s);
+  if (keep && atomic_load_explicit(&s->holder, memory_order_relaxed) ==
+                  mp__thread_token())
+    return 0;
+  int rc = lock(q, s, d, nonblock);
+  if (rc == 0 && keep) {
+    atomic_store_explicit(&s->holder_pid, (int32_t)getpid(),
+                          memory_order_relaxed);
+    atomic_store_explicit(&s->holder, mp__thread_token(),
+                          memory_order_relaxed);
+  }
+  return rc;
+}
+
+static void side_leave(struct queue_state *q, struct side *s) {
+  if (!kept(q, s))
+    mp__mutex_unlock(&s->lock);
+}
+
+/* Publish side s's new word w, then wake the other side if it sleeps on
+ * s->wake. A kept side in a process registered for asymmetric fences
+ * stores plainly: the sleeper fences for it (fifo_wait). */
+static void commit(struct queue_state *q, struct side *s, uint64_t w) {
+  if (kept(q, s) && mp__fence_light_ok()) {
+    atomic_store_explicit(&s->word, w, memory_order_release);
+    atomic_signal_fence(memory_order_seq_cst); /* keep the load after */
+    uint32_t k = atomic_load_explicit(&s->wake, memory_order_relaxed);
+    if (k & SLEEPERS) {
+      atomic_store(&s->wake, (k + STEP) & ~SLEEPERS);
+      mp__futex_wake(&s->wake, INT_MAX);
+    }
+    return;
+  }
+  atomic_store(&s->word, w); /* seq_cst: ordered before wake()'s load */
+  wake(&s->wake);
+}
+
+/* Give up the kept sides the calling process holds, before it unmaps the
+ * queue: a held robust mutex must stay mapped. -EBUSY when another thread
+ * of this process holds one. */
+static int side_release(struct queue_state *q, struct side *s) {
+  if (!kept(q, s) || !atomic_load(&s->holder))
+    return 0;
+  if (atomic_load(&s->holder) == mp__thread_token()) {
+    atomic_store(&s->holder, 0);
+    mp__mutex_unlock(&s->lock);
+    return 0;
+  }
+  if (atomic_load(&s->holder_pid) != (int32_t)getpid())
+    return 0; /* another process's: its mapping is not ours */
+  int rc = mp__mutex_lock(&s->lock, 0); /* the holder thread may be gone */
+  if (!MP_ACQUIRED(rc))
+    return -EBUSY;
+  atomic_store(&s->holder, 0);
+  mp__mutex_unlock(&s->lock);
+  return 0;
+}
+
 /* Wait, holding our side's lock, until the other side's word moves from
  * `seen`: spin briefly, announce a sleeper on wake_word, re-check, sleep.
  * 0: look again; -ETIMEDOUT. */
-static int fifo_wait(struct queue_state *q, _Atomic uint64_t *other,
-                     uint64_t seen, _Atomic uint32_t *wake_word,
-                     const mp__deadline *d) {
+static int fifo_wait(struct queue_state *q, struct side *other_side,
+                     uint64_t seen, const mp__deadline *d) {
+  _Atomic uint64_t *other = &other_side->word;
+  _Atomic uint32_t *wake_word = &other_side->wake;
   if (mp__spin_while64(other, seen) != seen)
     return 0;
   uint32_t w = announce(wake_word);
+  /* The other side may commit with a plain store: fence for it. Without
+   * fences, sleep in short slices instead (a wake-up may be missed). */
+  mp__deadline capped;
+  const mp__deadline *dd = d;
+  if (kept(q, other_side) && !mp__fence_heavy()) {
+    int rc = mp__deadline_init(&capped, 0.001);
+    if (rc == 0 && mp__deadline_left_ns(d) > mp__deadline_left_ns(&capped))
+      dd = &capped;
+  }
   if (atomic_load(other) != seen || atomic_load(&q->shut))
     return 0;
-  if (mp__futex_wait(wake_word, w, d) == -ETIMEDOUT &&
+  if (mp__futex_wait(wake_word, w, dd) == -ETIMEDOUT && dd == d &&
       atomic_load(other) == seen)
     return -ETIMEDOUT;
   return 0;
@@ -271,7 +376,7 @@ static bool fifo_room(const struct queue_state *q, uint64_t pw, uint64_t cw,
 static int fifo_put(struct queue_state *q, const void *buf, uint64_t len,
                     const mp__deadline *d, bool nonblock) {
   const uint64_t rec = record(len), R = q->ring;
-  int rc = lock(q, &q->prod, d, nonblock);
+  int rc = side_enter(q, &q->prod, d, nonblock);
   if (rc < 0)
     return rc;
   for (;;) {
@@ -296,9 +401,7 @@ static int fifo_put(struct queue_state *q, const void *buf, uint64_t len,
       memcpy(q->data + off, hdr, sizeof hdr);
       if (len)
         memcpy(q->data + off + REC_HDR, buf, len);
-      /* The commit: one store. seq_cst orders it before wake()'s load. */
-      atomic_store(&q->prod.word, pack(t + rec, cnt_of(pw) + 1));
-      wake(&q->prod.wake);
+      commit(q, &q->prod, pack(t + rec, cnt_of(pw) + 1)); /* one store */
       rc = 0;
       break;
     }
@@ -306,17 +409,17 @@ static int fifo_put(struct queue_state *q, const void *buf, uint64_t len,
       rc = -EAGAIN;
       break;
     }
-    if ((rc = fifo_wait(q, &q->cons.word, cw, &q->cons.wake, d)) < 0)
+    if ((rc = fifo_wait(q, &q->cons, cw, d)) < 0)
       break;
   }
-  mp__mutex_unlock(&q->prod.lock);
+  side_leave(q, &q->prod);
   return rc;
 }
 
 static int fifo_get(struct queue_state *q, mp__sink_fn sink, void *ctx,
                     uint64_t *len, const mp__deadline *d, bool nonblock) {
   const uint64_t R = q->ring;
-  int rc = lock(q, &q->cons, d, nonblock);
+  int rc = side_enter(q, &q->cons, d, nonblock);
   if (rc < 0)
     return rc;
   for (;;) {
@@ -344,8 +447,7 @@ static int fifo_get(struct queue_state *q, mp__sink_fn sink, void *ctx,
         break; /* -EMSGSIZE / -ENOMEM: the message stays */
       if (hdr[0])
         memcpy(dst, q->data + off + REC_HDR, hdr[0]);
-      atomic_store(&q->cons.word, pack(h + record(hdr[0]), cnt_of(cw) + 1));
-      wake(&q->cons.wake);
+      commit(q, &q->cons, pack(h + record(hdr[0]), cnt_of(cw) + 1));
       rc = 0;
       break;
     }
@@ -357,10 +459,10 @@ static int fifo_get(struct queue_state *q, mp__sink_fn sink, void *ctx,
       rc = -EAGAIN;
       break;
     }
-    if ((rc = fifo_wait(q, &q->prod.word, pw, &q->prod.wake, d)) < 0)
+    if ((rc = fifo_wait(q, &q->prod, pw, d)) < 0)
       break;
   }
-  mp__mutex_unlock(&q->cons.lock);
+  side_leave(q, &q->cons);
   return rc;
 }
 
@@ -636,6 +738,8 @@ int mp_queue_full(const mp_queue *qp) {
     mp__mutex_unlock(&q->prod.lock);
     return off == MP__ARENA_NONE;
   }
+  if (n == 0)
+    return 0;
   uint64_t used = (pos_of(atomic_load(&q->prod.word)) -
                    pos_of(atomic_load(&q->cons.word))) &
                   POS_MASK;
@@ -710,25 +814,14 @@ int mp_queue_shutdown(mp_queue *qp, int immediate) {
    * that sleeping FIFO callers hold. */
   wake_always(&q->prod.wake);
   wake_always(&q->cons.wake);
-  if (immediate) { /* drop what is left; it counts as done for join */
+  /* Drop what is left, counted as done for join. A FIFO queue's counts
+   * already say so (see counts()); a heap is emptied under its lock. */
+  if (immediate && !is_fifo(q)) {
     static const mp__deadline forever = {.forever = true};
-    /* Both sides locked (producer side first, the one order used): no put
-     * that began before the flag can commit after the drop. */
     lock(q, &q->prod, &forever, false);
-    if (is_fifo(q))
-      lock(q, &q->cons, &forever, false);
-    uint64_t dropped;
-    if (is_fifo(q)) {
-      uint64_t pw = atomic_load(&q->prod.word);
-      uint64_t cw = atomic_load(&q->cons.word);
-      dropped = (cnt_of(pw) - cnt_of(cw)) & CNT_MASK;
-      atomic_store(&q->cons.word, pw);
-      mp__mutex_unlock(&q->cons.lock);
-    } else {
-      dropped = atomic_exchange(&q->n, 0);
-      atomic_fetch_add(&q->gets, dropped);
-      mp__arena_init(arena(q), q->ring);
-    }
+    uint64_t dropped = atomic_exchange(&q->n, 0);
+    atomic_fetch_add(&q->gets, dropped);
+    mp__arena_init(arena(q), q->ring);
     if (q->joinable)
       atomic_fetch_add(&q->done, dropped);
     mp__mutex_unlock(&q->prod.lock);
@@ -743,4 +836,31 @@ int mp_queue_is_shutdown(const mp_queue *qp) {
   return q ? atomic_load(&q->shut) != 0 : -EINVAL;
 }
 
-MP__OBJ_LIFECYCLE(mp_queue, mp_queue, MP__KIND_QUEUE, NULL)
+/* ---- lifecycle -------------------------------------------------------------------- */
+
+int mp_queue_open(const char *name, mp_queue **out) {
+  return mp__seg_open(name, MP__KIND_QUEUE, (void **)out);
+}
+
+/* Give up the sides this process keeps, then unmap (close) or also
+ * unlink (destroy). */
+static int leave(mp_queue *qp, bool destroy) {
+  if (!qp)
+    return 0;
+  struct queue_state *q = mp__seg_mapped(qp) ? queue(qp) : NULL;
+  if (!q)
+    return -EINVAL;
+  int rc = side_release(q, &q->prod);
+  if (rc == 0)
+    rc = side_release(q, &q->cons);
+  if (rc < 0)
+    return rc;
+  return destroy ? mp__obj_destroy(qp, MP__KIND_QUEUE, NULL)
+                 : mp__obj_close(qp, MP__KIND_QUEUE);
+}
+
+int mp_queue_close(mp_queue *q) { return leave(q, false); }
+int mp_queue_destroy(mp_queue *q) { return leave(q, true); }
+const char *mp_queue_name(const mp_queue *q) {
+  return mp__obj_name(q, MP__KIND_QUEUE);
+}

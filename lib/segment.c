@@ -62,6 +62,7 @@ static const char *const kind_names[MP__KIND_COUNT_] = {
     [MP__KIND_QUEUE] = "queue",
     [MP__KIND_ARRAY] = "array",
     [MP__KIND_DICT] = "dict",
+    [MP__KIND_LIST] = "list",
 };
 
 static inline struct seghdr *hdr_of(const void *obj) {

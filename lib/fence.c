@@ -1,0 +1,50 @@
+/*
+ * lib/fence.c - asymmetric fences across processes (membarrier(2)).
+ *
+ * A waker that commits with a plain store and then reads "does anyone
+ * sleep?" needs a StoreLoad fence between the two, against a sleeper that
+ * sets "I sleep" and then reads the commit (Dekker). A full fence on every
+ * commit is the costly half: it waits for the cache line the other side is
+ * polling. With membarrier the cost moves to the rare side: the sleeper's
+ * heavy fence makes every running thread of every registered process pass
+ * a full barrier, so either the waker's load comes after that barrier and
+ * sees the sleeper, or its store was visible before the fence returned and
+ * the sleeper's re-check sees it.
+ *
+ * The waker's process must have registered before it relies on this
+ * (mp__fence_light_ok); where membarrier is missing (old kernels, seccomp,
+ * valgrind) wakers keep their full fences and sleepers cap each sleep.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <linux/membarrier.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* This process: 0 not tried, 1 registered, -1 unavailable. */
+static _Atomic int registered;
+
+static long membarrier(int cmd) { return syscall(SYS_membarrier, cmd, 0, 0); }
+
+bool mp__fence_light_ok(void) {
+  int r = atomic_load_explicit(&registered, memory_order_acquire);
+  if (r == 0) {
+    r = membarrier(MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED) == 0 ? 1 : -1;
+    atomic_store_explicit(&registered, r, memory_order_release);
+  }
+  return r > 0;
+}
+
+bool mp__fence_heavy(void) {
+  return membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED) == 0;
+}
+
+/* Registration belongs to a process: a forked child registers anew. */
+static void fence_reset_in_child(void) { atomic_store(&registered, 0); }
+
+__attribute__((constructor)) static void fence_setup(void) {
+  pthread_atfork(NULL, NULL, fence_reset_in_child);
+}
