@@ -1786,6 +1786,405 @@ END_TEST
 
 /* ---- names and bad input ------------------------------------------------- */
 
+/* ---- one producer / one consumer: kept sides ----------------------------- */
+
+static const unsigned one_flags[] = {
+    MP_QUEUE_ONE_PRODUCER, MP_QUEUE_ONE_CONSUMER,
+    MP_QUEUE_ONE_PRODUCER | MP_QUEUE_ONE_CONSUMER};
+
+static mp_queue *make_one(unsigned flags, size_t capacity, int joinable) {
+  mp_queue_options o = {.capacity = capacity, .joinable = joinable,
+                        .flags = flags};
+  mp_queue *q = NULL;
+  ck_rc(mp_queue_create(NULL, &o, &q), 0);
+  return q;
+}
+
+struct stream {
+  mp_queue *q;
+  uint32_t n;
+};
+
+/* n checksummed messages of producer 0, in order. */
+static int stream_put(void *arg) {
+  struct stream *st = arg;
+  struct msg m;
+  for (uint32_t s = 0; s < st->n; s++) {
+    size_t len = msg_make(&m, 0, s);
+    if (mp_queue_put(st->q, &m, len, 10.0) != 0)
+      return 1;
+  }
+  return 0;
+}
+
+static int stream_get(void *arg) {
+  struct stream *st = arg;
+  struct msg m;
+  for (uint32_t s = 0; s < st->n; s++) {
+    size_t len;
+    if (mp_queue_get(st->q, &m, sizeof m, &len, 10.0) != 0)
+      return 1;
+    if (!msg_ok(&m, len, 1, st->n))
+      return 2;
+    if (m.seq != s)
+      return 3;
+  }
+  return 0;
+}
+
+/* A stream from one process to another arrives whole and in order, with a
+ * small queue (each side often sleeps: the fenced wake-ups) and a roomy one. */
+START_TEST(one_sides_stream) {
+  for (int roomy = 0; roomy < 2; roomy++) {
+    struct stream st = {make_one(one_flags[_i], roomy ? 1 << 20 : 1024, 0),
+                        scaled(roomy ? 200000 : 50000, 20)};
+    pid_t prod = t_fork(stream_put, &st), cons = t_fork(stream_get, &st);
+    ck_assert_int_eq(t_wait(prod), 0);
+    ck_assert_int_eq(t_wait(cons), 0);
+    ck_rc((int)mp_queue_qsize(st.q), 0);
+    ck_rc(mp_queue_destroy(st.q), 0);
+  }
+}
+END_TEST
+
+struct holder_arg {
+  mp_queue *q;
+  bool consumer; /* which side: get, or put */
+  int ready[2], go[2];
+};
+
+/* Take the side with one call, say so, wait for "go", exit (without
+ * closing: the kernel passes the side on). */
+static int side_holder(void *arg) {
+  struct holder_arg *h = arg;
+  long v = 1;
+  int rc = h->consumer ? get_long(h->q, &v, 5.0) : put_long(h->q, 1, 5.0);
+  if (rc != 0)
+    return 1;
+  t_send(h->ready[1]);
+  return t_recv(h->go[0]) ? 0 : 2;
+}
+
+/* The side is held elsewhere: at once -EAGAIN, then -ETIMEDOUT, then - the
+ * holder gone - the call goes through. */
+static int side_waiter(void *arg) {
+  struct holder_arg *h = arg;
+  long v = 2;
+  int rc = h->consumer ? get_long(h->q, &v, 0) : put_long(h->q, 2, 0);
+  if (rc != -EAGAIN)
+    return 10;
+  double t0 = t_now();
+  rc = h->consumer ? get_long(h->q, &v, 0.05) : put_long(h->q, 2, 0.05);
+  if (rc != -ETIMEDOUT || t_now() - t0 < 0.045)
+    return 11;
+  t_send(h->ready[1]);
+  rc = h->consumer ? get_long(h->q, &v, 10.0) : put_long(h->q, 2, 10.0);
+  return rc != 0 ? 12 : h->consumer && v != 2 ? 13 : 0;
+}
+
+/* A kept side waits for its holder like a lock, and passes to the next
+ * caller when the holder exits. _i: 0 the producer side, 1 the consumer's. */
+START_TEST(one_side_waits_for_holder) {
+  struct holder_arg h = {make_one(MP_QUEUE_ONE_PRODUCER | MP_QUEUE_ONE_CONSUMER,
+                                  4096, 0),
+                         _i == 1, {0, 0}, {0, 0}};
+  t_pipe(h.ready);
+  t_pipe(h.go);
+  if (h.consumer) { /* messages for the holder and the waiter */
+    ck_rc(put_long(h.q, 1, 0), 0);
+    ck_rc(put_long(h.q, 2, 0), 0);
+  }
+  pid_t holder = t_fork(side_holder, &h);
+  ck_assert(t_recv(h.ready[0]));
+  pid_t waiter = t_fork(side_waiter, &h);
+  ck_assert(t_recv(h.ready[0]));
+  t_send(h.go[1]);
+  ck_assert_int_eq(t_wait(holder), 0);
+  ck_assert_int_eq(t_wait(waiter), 0);
+  long v;
+  if (h.consumer) {
+    ck_rc(get_long(h.q, &v, 0), -EAGAIN); /* both messages were taken */
+  } else {
+    ck_rc(get_long(h.q, &v, 0), 0);
+    ck_assert_int_eq(v, 1);
+    ck_rc(get_long(h.q, &v, 0), 0);
+    ck_assert_int_eq(v, 2);
+  }
+  for (int i = 0; i < 2; i++) {
+    close(h.ready[i]);
+    close(h.go[i]);
+  }
+  ck_rc(mp_queue_destroy(h.q), 0);
+}
+END_TEST
+
+struct thread_holder {
+  mp_queue *q;
+  int ready[2], go[2];
+};
+
+static void *hold_both_sides(void *arg) {
+  struct thread_holder *t = arg;
+  long v;
+  if (put_long(t->q, 5, 1.0) != 0 || get_long(t->q, &v, 1.0) != 0 || v != 5)
+    return (void *)1;
+  t_send(t->ready[1]);
+  return t_recv(t->go[0]) ? NULL : (void *)2;
+}
+
+/* Another thread of this process keeps the sides: closing or destroying
+ * the queue is -EBUSY (the sides stay usable); once that thread has
+ * exited, the sides pass on and the queue closes. */
+START_TEST(one_sides_thread_exit_and_close) {
+  struct thread_holder t = {make_one(one_flags[2], 4096, 0), {0, 0}, {0, 0}};
+  t_pipe(t.ready);
+  t_pipe(t.go);
+  pthread_t th;
+  ck_assert_int_eq(pthread_create(&th, NULL, hold_both_sides, &t), 0);
+  ck_assert(t_recv(t.ready[0]));
+  ck_rc(mp_queue_destroy(t.q), -EBUSY);
+  ck_rc(mp_queue_close(t.q), -EBUSY);
+  long v;
+  ck_rc(put_long(t.q, 6, 0), -EAGAIN); /* the side is the thread's */
+  t_send(t.go[1]);
+  void *ret;
+  ck_assert_int_eq(pthread_join(th, &ret), 0);
+  ck_assert_ptr_null(ret);
+  ck_rc(put_long(t.q, 7, 1.0), 0);
+  ck_rc(get_long(t.q, &v, 1.0), 0);
+  ck_assert_int_eq(v, 7);
+  for (int i = 0; i < 2; i++) {
+    close(t.ready[i]);
+    close(t.go[i]);
+  }
+  ck_rc(mp_queue_destroy(t.q), 0);
+}
+END_TEST
+
+#define WAKE_ROUNDS 100
+
+/* Put WAKE_ROUNDS values, each once the parent sleeps in its get. */
+static int put_when_parent_sleeps(void *arg) {
+  mp_queue *q = arg;
+  for (long r = 0; r < WAKE_ROUNDS; r++) {
+    if (!t_wait_sleeping(getppid()))
+      return 1;
+    if (put_long(q, r, 5.0) != 0)
+      return 2;
+  }
+  return 0;
+}
+
+/* Fill a queue of maxsize 1: each put after the first sleeps until the
+ * parent gets. */
+static int put_into_full(void *arg) {
+  mp_queue *q = arg;
+  for (long r = 0; r < WAKE_ROUNDS; r++)
+    if (put_long(q, r, 5.0) != 0)
+      return 1;
+  return 0;
+}
+
+/* The wake-ups of kept sides (a plain store, fenced by the sleeper): a get
+ * asleep on an empty queue wakes for each put; a put asleep on a full queue
+ * wakes for each get - every time promptly, not at the end of a sleep
+ * slice. */
+START_TEST(one_sides_sleep_and_wake) {
+  for (int full = 0; full < 2; full++) {
+    mp_queue_options o = {.capacity = 64, .maxsize = 1,
+                          .flags = one_flags[_i]};
+    mp_queue *q;
+    ck_rc(mp_queue_create(NULL, &o, &q), 0);
+    pid_t pid = t_fork(full ? put_into_full : put_when_parent_sleeps, q);
+    double worst = 0;
+    for (long r = 0; r < WAKE_ROUNDS; r++) {
+      if (full && r < WAKE_ROUNDS - 1) /* it sleeps in the put of r + 1 */
+        ck_assert(t_wait_sleeping(pid));
+      long v;
+      double t0 = t_now();
+      ck_rc(get_long(q, &v, 5.0), 0);
+      if (t_now() - t0 > worst)
+        worst = t_now() - t0;
+      ck_assert_int_eq(v, r);
+    }
+    ck_assert_int_eq(t_wait(pid), 0);
+    if (!full) /* each get waited for one put */
+      ck_assert_msg(worst < 0.09 * slow(), "a get slept %.3f s", worst);
+    ck_rc(mp_queue_destroy(q), 0);
+  }
+}
+END_TEST
+
+/* One producer and one consumer at a time, one of them killed at a random
+ * moment and replaced; the stream goes on. Producers 0 and 1 (the
+ * replacement) number their messages; consumers get straight into a shared
+ * slot, then mark the message. */
+struct one_kill {
+  mp_queue *q;
+  atomic_int stop;
+  _Atomic uint64_t intent[2], count[2];
+  struct kslot slot[2];
+  atomic_long dups, bad;
+  _Atomic uint64_t bits[2 * (KILL_MAX / 64)];
+};
+
+struct one_arg {
+  struct one_kill *k;
+  uint32_t id;
+};
+
+static int one_producer(void *arg) {
+  struct one_arg *a = arg;
+  struct one_kill *k = a->k;
+  struct msg m;
+  for (uint32_t s = 0; !atomic_load(&k->stop) && s < KILL_MAX; s++) {
+    size_t len = msg_make(&m, a->id, s);
+    atomic_store(&k->intent[a->id], s + 1);
+    if (mp_queue_put(k->q, &m, len, 10.0) != 0)
+      return 1;
+    atomic_store(&k->count[a->id], s + 1);
+  }
+  return 0;
+}
+
+static int one_consumer(void *arg) {
+  struct one_arg *a = arg;
+  struct one_kill *k = a->k;
+  struct kslot *sl = &k->slot[a->id];
+  int64_t last[2] = {-1, -1};
+  for (;;) {
+    size_t len;
+    int rc = mp_queue_get(k->q, &sl->m, sizeof sl->m, &len, 10.0);
+    if (rc == -ESHUTDOWN)
+      return 0;
+    if (rc != 0)
+      return 1;
+    if (!msg_ok(&sl->m, len, 2, KILL_MAX))
+      return 2;
+    uint32_t p = sl->m.producer, s = sl->m.seq;
+    if (bit_test_set(k->bits, (size_t)p * KILL_MAX + s))
+      atomic_fetch_add(&k->dups, 1);
+    if ((int64_t)s <= last[p])
+      atomic_fetch_add(&k->bad, 1); /* out of order */
+    last[p] = s;
+    sl->m.magic = 0;
+    atomic_fetch_add(&sl->got, 1);
+  }
+}
+
+static void one_kill_round(struct one_kill *k, int round) {
+  memset(k, 0, sizeof *k);
+  k->q = make_one(one_flags[2], round % 2 ? 4096 : 65536, 0);
+  struct one_arg pa[2] = {{k, 0}, {k, 1}}, ca[2] = {{k, 0}, {k, 1}};
+  pid_t prod = t_fork(one_producer, &pa[0]);
+  pid_t cons = t_fork(one_consumer, &ca[0]);
+  bool kill_consumer = rand() % 2;
+  ck_assert(wait_progress(&k->slot[0].got, 1 + (uint64_t)(rand() % 2000),
+                          5.0 * slow()));
+  usleep((useconds_t)(rand() % 300));
+  t_kill(kill_consumer ? cons : prod);
+  /* The replacement takes the side over from the dead holder. */
+  pid_t next = t_fork(kill_consumer ? one_consumer : one_producer,
+                      kill_consumer ? (void *)&ca[1] : (void *)&pa[1]);
+  _Atomic uint64_t *progress = kill_consumer ? &k->slot[1].got : &k->count[1];
+  ck_assert_msg(wait_progress(progress, 100, 5.0 * slow()),
+                "round %d: the replacement %s never got going", round,
+                kill_consumer ? "consumer" : "producer");
+  atomic_store(&k->stop, 1);
+  ck_assert_int_eq(t_wait(kill_consumer ? prod : next), 0);
+  ck_rc(mp_queue_shutdown(k->q, 0), 0);
+  ck_assert_int_eq(t_wait(kill_consumer ? next : cons), 0);
+  ck_assert_int_eq(atomic_load(&k->dups), 0);
+  ck_assert_int_eq(atomic_load(&k->bad), 0);
+  /* Every message confirmed arrived (marked, or in the dead consumer's
+   * slot); beyond that only the dead producer's message in doubt. */
+  const struct msg *sm = &k->slot[0].m;
+  bool slot_ok = kill_consumer && msg_ok(sm, 0, 2, KILL_MAX);
+  for (uint32_t p = 0; p < 2; p++) {
+    uint64_t count = atomic_load(&k->count[p]);
+    for (uint64_t s = 0; s < count + 2 && s < KILL_MAX; s++) {
+      bool got = bit_get(k->bits, p * KILL_MAX + s) ||
+                 (slot_ok && sm->producer == p && sm->seq == s);
+      bool doubt = !kill_consumer && p == 0 && s == count &&
+                   atomic_load(&k->intent[0]) == count + 1;
+      if (s < count && !got)
+        ck_abort_msg("round %d: producer %u: message %llu of %llu lost",
+                     round, p, (unsigned long long)s,
+                     (unsigned long long)count);
+      if (s >= count && got && !doubt)
+        ck_abort_msg("round %d: producer %u: message %llu came out, but %llu "
+                     "were put", round, p, (unsigned long long)s,
+                     (unsigned long long)count);
+    }
+  }
+  ck_rc(mp_queue_destroy(k->q), 0);
+}
+
+START_TEST(one_sides_killed) {
+  mp_shm *shm;
+  struct one_kill *k = shared(sizeof *k, &shm);
+  srand((unsigned)getpid());
+  double t0 = t_now();
+  for (int round = 0; round < 20 && (round < 4 || t_now() - t0 < 3.0);
+       round++)
+    one_kill_round(k, round);
+  ck_rc(mp_shm_destroy(shm), 0);
+}
+END_TEST
+
+struct shut_holder {
+  mp_queue *q;
+  int ready[2], go[2];
+};
+
+/* Get one message (keeping the consumer side), wait, then find the queue
+ * shut down; task_done the message got. */
+static int hold_then_find_shutdown(void *arg) {
+  struct shut_holder *h = arg;
+  long v;
+  if (get_long(h->q, &v, 5.0) != 0)
+    return 1;
+  t_send(h->ready[1]);
+  if (!t_recv(h->go[0]))
+    return 2;
+  if (get_long(h->q, &v, 5.0) != -ESHUTDOWN)
+    return 3;
+  return mp_queue_task_done(h->q) == 0 ? 0 : 4;
+}
+
+/* An immediate shutdown does not wait for a side another process keeps:
+ * what is left is dropped at once, join waits only for the message that
+ * was got. */
+START_TEST(one_sides_immediate_shutdown) {
+  struct shut_holder h = {make_one(one_flags[_i], 4096, 1), {0, 0}, {0, 0}};
+  t_pipe(h.ready);
+  t_pipe(h.go);
+  ck_rc(put_long(h.q, 1, 0), 0);
+  pid_t pid = t_fork(hold_then_find_shutdown, &h);
+  ck_assert(t_recv(h.ready[0]));
+  for (long v = 2; v < 5; v++)
+    ck_rc(put_long(h.q, v, 0), 0);
+  ck_rc((int)mp_queue_qsize(h.q), 3);
+  double t0 = t_now();
+  ck_rc(mp_queue_shutdown(h.q, 1), 0);
+  ck_took(t0, 0, 0.5);
+  ck_rc((int)mp_queue_qsize(h.q), 0);
+  ck_rc(mp_queue_empty(h.q), 1);
+  ck_rc(mp_queue_full(h.q), 0);
+  ck_rc(put_long(h.q, 9, 0), -ESHUTDOWN);
+  ck_rc(mp_queue_join(h.q, 0), -EAGAIN); /* the holder's message */
+  t_send(h.go[1]);
+  ck_assert_int_eq(t_wait(pid), 0);
+  ck_rc(mp_queue_join(h.q, 1.0), 0);
+  ck_rc(mp_queue_task_done(h.q), -ERANGE);
+  for (int i = 0; i < 2; i++) {
+    close(h.ready[i]);
+    close(h.go[i]);
+  }
+  ck_rc(mp_queue_destroy(h.q), 0);
+}
+END_TEST
+
 START_TEST(named_lifecycle) {
   char name[64];
   snprintf(name, sizeof name, "/mproc-test-queue-%d", (int)getpid());
@@ -1832,7 +2231,13 @@ START_TEST(bad_input) {
   ck_assert_ptr_null(q);
   o.kind = (mp_queue_kind)-1;
   ck_rc(mp_queue_create(NULL, &o, &q), -EINVAL);
+  o.kind = MP_QUEUE_LIFO; /* kept sides are for FIFO queues */
+  o.flags = MP_QUEUE_ONE_PRODUCER;
+  ck_rc(mp_queue_create(NULL, &o, &q), -EINVAL);
   o.kind = MP_QUEUE_FIFO;
+  o.flags = 4; /* unknown */
+  ck_rc(mp_queue_create(NULL, &o, &q), -EINVAL);
+  o.flags = 0;
   o.capacity = MP_QUEUE_CAPACITY_MAX + 1;
   ck_rc(mp_queue_create(NULL, &o, &q), -EINVAL);
   o.capacity = SIZE_MAX;
@@ -1955,6 +2360,16 @@ Suite *queue_suite(void) {
   tcase_add_loop_test(tk, waiting_put_killed, 0, NKINDS);
   tcase_add_loop_test(tk, killed_waiter_strands_no_one, 0, 3);
   tcase_add_loop_test(tk, killed_at_random_moments, 0, NKINDS);
+
+  TCase *to = tcase_create("one producer, one consumer");
+  tcase_set_timeout(to, T_TIMEOUT);
+  tcase_add_loop_test(to, one_sides_stream, 0, 3);
+  tcase_add_loop_test(to, one_side_waits_for_holder, 0, 2);
+  tcase_add_test(to, one_sides_thread_exit_and_close);
+  tcase_add_loop_test(to, one_sides_sleep_and_wake, 0, 3);
+  tcase_add_test(to, one_sides_killed);
+  tcase_add_loop_test(to, one_sides_immediate_shutdown, 0, 3);
   suite_add_tcase(s, tk);
+  suite_add_tcase(s, to);
   return s;
 }
