@@ -776,6 +776,13 @@ START_TEST(joinable_rules) {
   ck_rc(mp_queue_task_done(q), 0);
   ck_rc(mp_queue_join(q, 0), 0);
   ck_rc(mp_queue_task_done(q), -ERANGE);
+  /* As in Python, task_done counts puts: one for a message not got yet is
+   * accepted. */
+  ck_rc(put_long(q, 4, 0), 0);
+  ck_rc(mp_queue_task_done(q), 0);
+  ck_rc(mp_queue_join(q, 0), 0);
+  ck_rc(get_long(q, &v, 0), 0);
+  ck_rc(mp_queue_task_done(q), -ERANGE);
   ck_rc(mp_queue_join(q, NAN), -EINVAL);
   ck_rc(mp_queue_destroy(q), 0);
 }
