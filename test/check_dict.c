@@ -6,6 +6,7 @@
 
 #include <math.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -993,6 +994,7 @@ END_TEST
 struct holder {
   mp_dict *d;
   int started[2];
+  _Atomic uint64_t sets; /* done by the child, in shared memory */
 };
 
 /* Sets a 4 MiB value over and over: inside an operation most of the time. */
@@ -1003,9 +1005,11 @@ static int holder_loop(void *arg) {
     return 20;
   memset(v, 0x5a, BIG_VALUE);
   t_send(h->started[1]);
-  for (;;)
+  for (;;) {
     if (mp_dict_set(h->d, "big", 3, v, BIG_VALUE) != 0)
       return 21;
+    atomic_fetch_add(&h->sets, 1);
+  }
 }
 
 /* A process stopped inside an operation holds up the others only for the
@@ -1013,39 +1017,46 @@ static int holder_loop(void *arg) {
 START_TEST(timeout_option) {
   mp_dict_options o = {
       .capacity = 2 * BIG_VALUE + 4096, .max_items = 16, .timeout = 0.05};
-  struct holder h;
-  ck_rc(mp_dict_create(NULL, &o, &h.d), 0);
-  ck_rc(mp_dict_set(h.d, "big", 3, "", 0), 0); /* replaced, never absent */
-  t_pipe(h.started);
-  pid_t pid = t_fork(holder_loop, &h);
-  ck_assert(t_recv(h.started[0]));
+  mp_shm *shm;
+  ck_rc(mp_shm_create(NULL, sizeof(struct holder), &shm), 0);
+  struct holder *h = mp_shm_buf(shm);
+  ck_rc(mp_dict_create(NULL, &o, &h->d), 0);
+  ck_rc(mp_dict_set(h->d, "big", 3, "", 0), 0); /* replaced, never absent */
+  t_pipe(h->started);
+  pid_t pid = t_fork(holder_loop, h);
+  ck_assert(t_recv(h->started[0]));
   int rc = 0;
-  for (int tries = 0; tries < 500 && rc != -ETIMEDOUT; tries++) {
+  for (int tries = 0; tries < 200 && rc != -ETIMEDOUT; tries++) {
+    /* Stop it somewhere new: after at least one more set of its own. */
+    uint64_t sets = atomic_load(&h->sets);
+    for (double t0 = t_now(); atomic_load(&h->sets) == sets;)
+      ck_assert_msg(t_now() - t0 < 10.0, "the holder made no progress");
     int st;
     ck_assert_int_eq(kill(pid, SIGSTOP), 0);
     ck_assert_int_eq(waitpid(pid, &st, WUNTRACED), pid);
     ck_assert(WIFSTOPPED(st));
     double t0 = t_now();
-    rc = mp_dict_set(h.d, "k", 1, "v", 1); /* stopped inside a set, or not */
+    rc = mp_dict_set(h->d, "k", 1, "v", 1); /* stopped inside a set, or not */
     double took = t_now() - t0;
     if (rc == -ETIMEDOUT) {
       ck_assert_msg(took >= 0.045 && took < 2.0, "timed out after %.3f s",
                     took);
-      ck_assert_int_eq(mp_dict_contains(h.d, "k", 1), -ETIMEDOUT);
-      ck_assert_int_eq(mp_dict_len(h.d), -ETIMEDOUT);
+      ck_assert_int_eq(mp_dict_contains(h->d, "k", 1), -ETIMEDOUT);
+      ck_assert_int_eq(mp_dict_len(h->d), -ETIMEDOUT);
     } else {
       ck_rc(rc, 0);
-      ck_rc(mp_dict_delete(h.d, "k", 1), 0);
+      ck_rc(mp_dict_delete(h->d, "k", 1), 0);
     }
     ck_assert_int_eq(kill(pid, SIGCONT), 0);
   }
   ck_assert_msg(rc == -ETIMEDOUT, "never caught the holder inside a set");
   t_kill(pid);
-  ck_assert_int_eq(mp_dict_contains(h.d, "k", 1), 0); /* the set did nothing */
-  ck_assert_int_eq(mp_dict_contains(h.d, "big", 3), 1);
-  close(h.started[0]);
-  close(h.started[1]);
-  ck_rc(mp_dict_destroy(h.d), 0);
+  ck_assert_int_eq(mp_dict_contains(h->d, "k", 1), 0); /* the set did nothing */
+  ck_assert_int_eq(mp_dict_contains(h->d, "big", 3), 1);
+  close(h->started[0]);
+  close(h->started[1]);
+  ck_rc(mp_dict_destroy(h->d), 0);
+  ck_rc(mp_shm_destroy(shm), 0);
 }
 END_TEST
 
