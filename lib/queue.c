@@ -230,14 +230,17 @@ int mp_queue_create(const char *name, const mp_queue_options *opts,
 
 /* ---- waiting ------------------------------------------------------------------- */
 
-/* Wake whoever sleeps on word (the other side), if anyone does. */
-static void wake(_Atomic uint32_t *word) {
-  uint32_t w = atomic_load(word); /* seq_cst: after our publishing store */
+/* Wake whoever sleeps on word (the other side), if its value w, read
+ * after our publishing store, says anyone does. */
+static void wake_if(_Atomic uint32_t *word, uint32_t w) {
   if (w & SLEEPERS) {
     atomic_store(word, (w + STEP) & ~SLEEPERS);
     mp__futex_wake(word, INT_MAX);
   }
 }
+
+/* The same after a seq_cst publishing store. */
+static void wake(_Atomic uint32_t *word) { wake_if(word, atomic_load(word)); }
 
 static void wake_always(_Atomic uint32_t *word) {
   atomic_fetch_add(word, STEP);
@@ -307,11 +310,7 @@ static void commit(struct queue_state *q, struct side *s, uint64_t w) {
   if (kept(q, s) && mp__fence_light_ok()) {
     atomic_store_explicit(&s->word, w, memory_order_release);
     atomic_signal_fence(memory_order_seq_cst); /* keep the load after */
-    uint32_t k = atomic_load_explicit(&s->wake, memory_order_relaxed);
-    if (k & SLEEPERS) {
-      atomic_store(&s->wake, (k + STEP) & ~SLEEPERS);
-      mp__futex_wake(&s->wake, INT_MAX);
-    }
+    wake_if(&s->wake, atomic_load_explicit(&s->wake, memory_order_relaxed));
     return;
   }
   atomic_store(&s->word, w); /* seq_cst: ordered before wake()'s load */
