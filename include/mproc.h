@@ -8,6 +8,7 @@
 #include "mproc/common.h"
 #include "mproc/dict.h"
 #include "mproc/error.h"
+#include "mproc/list.h"
 #include "mproc/lock.h"
 #include "mproc/pipe.h"
 #include "mproc/process.h"

@@ -9,6 +9,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define ALIGN 16u
@@ -112,4 +113,31 @@ void mp__arena_rebuild(struct mp__arena *a, size_t n,
       pos = start + size;
     }
   }
+}
+
+static int by_offset(const void *x, const void *y) {
+  uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+  return a < b ? -1 : a > b;
+}
+
+struct kept {
+  struct mp__arena *a;
+  const uint64_t *off;
+};
+
+/* A live block: its length from its header (written once, intact). */
+static void kept_block(void *ctx, size_t i, uint64_t *off, uint64_t *len) {
+  const struct kept *k = ctx;
+  *off = k->off[i];
+  *len = mp__arena_len(k->a, k->off[i]);
+}
+
+size_t mp__arena_keep(struct mp__arena *a, uint64_t *off, size_t n) {
+  qsort(off, n, sizeof *off, by_offset);
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++)
+    if (k == 0 || off[i] != off[k - 1])
+      off[k++] = off[i];
+  mp__arena_rebuild(a, k, kept_block, &(struct kept){a, off});
+  return k;
 }

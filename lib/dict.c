@@ -128,17 +128,6 @@ int mp_dict_create(const char *name, const mp_dict_options *opts,
 
 /* ---- locking and repair --------------------------------------------------- */
 
-static int by_block(const void *x, const void *y) {
-  uint64_t a = ((const struct slot *)x)->off, b = ((const struct slot *)y)->off;
-  return a < b ? -1 : a > b;
-}
-
-static void slot_block(void *ctx, size_t i, uint64_t *off, uint64_t *len) {
-  const struct slot *s = ctx;
-  *off = s[i].off;
-  *len = (uint64_t)s[i].klen + s[i].vlen;
-}
-
 /* A holder died mid-update: undo its slot change, recount, rebuild the
  * arena from what the live slots reference - sorted in the idle table,
  * which is scratch space until the next rehash or clear writes it whole. */
@@ -152,13 +141,13 @@ static void repair(struct dict_state *d) {
     memcpy(mp__arena_ptr(arena(d), d->intent_at), d->undo, d->undo_len);
   d->intent = NONE_UNDER_WAY;
   d->count = d->tombs = 0;
+  uint64_t *live = (uint64_t *)(void *)scratch;
   for (uint64_t i = 0; i < d->nslots; i++) {
     d->tombs += t[i].hash == TOMB;
     if (t[i].hash >= 2)
-      scratch[d->count++] = t[i];
+      live[d->count++] = t[i].off;
   }
-  qsort(scratch, d->count, sizeof *scratch, by_block);
-  mp__arena_rebuild(arena(d), d->count, slot_block, scratch);
+  mp__arena_keep(arena(d), live, d->count);
 }
 
 /* Lock d: 0 (repaired first if a holder had died), -ETIMEDOUT. */
@@ -225,26 +214,12 @@ static void rehash(struct dict_state *d) {
   d->tombs = 0;
 }
 
-/* Make an update recorded in d's undo record: the record is complete
- * before `intent` says it applies, the update complete before the commit
- * clears it. */
-#define RECOVERABLY(d, kind, update)                                           \
-  do {                                                                         \
-    MP__STORE_ORDER();                                                         \
-    (d)->intent = (kind);                                                      \
-    MP__STORE_ORDER();                                                         \
-    update;                                                                    \
-    MP__STORE_ORDER();                                                         \
-    (d)->intent = NONE_UNDER_WAY; /* the commit */                             \
-    MP__STORE_ORDER();                                                         \
-  } while (0)
-
 /* Replace slot i by s, recoverably. */
 static void write_slot(struct dict_state *d, uint64_t i, struct slot s) {
   struct slot *t = table(d, d->active);
   d->intent_old = t[i];
   d->intent_at = i;
-  RECOVERABLY(d, SLOT_UNDER_WAY, t[i] = s);
+  MP__RECOVERABLY(d->intent, SLOT_UNDER_WAY, t[i] = s);
 }
 
 /* Overwrite len (<= UNDO_MAX) bytes at arena offset off, recoverably. */
@@ -254,7 +229,7 @@ static void write_bytes(struct dict_state *d, uint64_t off, const void *src,
   memcpy(d->undo, p, len);
   d->undo_len = (uint32_t)len;
   d->intent_at = off;
-  RECOVERABLY(d, BYTES_UNDER_WAY, memcpy(p, src, len));
+  MP__RECOVERABLY(d->intent, BYTES_UNDER_WAY, memcpy(p, src, len));
 }
 
 /* ---- operations ------------------------------------------------------------- */

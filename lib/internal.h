@@ -114,6 +114,21 @@ MP__HIDDEN int mp__name_check(const char *name);
 #define MP__STORE_ORDER() atomic_thread_fence(memory_order_release)
 #endif
 
+/* Make `update` under an undo record: `flag` (an lvalue) = `value` says
+ * the record applies, once the record is complete; clearing it is the
+ * commit, once the update is. A holder killed in between is rolled back
+ * from the record by the next one. */
+#define MP__RECOVERABLY(flag, value, update)                                   \
+  do {                                                                         \
+    MP__STORE_ORDER();                                                         \
+    (flag) = (value);                                                          \
+    MP__STORE_ORDER();                                                         \
+    update;                                                                    \
+    MP__STORE_ORDER();                                                         \
+    (flag) = 0; /* the commit */                                               \
+    MP__STORE_ORDER();                                                         \
+  } while (0)
+
 /* ---- objects (object.c): the lifecycle shared by every kind ------------ */
 
 /* Every object that can be standalone or embedded starts with this head. */
@@ -194,6 +209,10 @@ MP__HIDDEN uint64_t mp__arena_len(struct mp__arena *a, uint64_t payload);
 /* Recreate headers and the free list from the n live blocks, which
  * item(ctx, i, &payload, &len) gives in increasing payload order: the
  * repair after a holder died mid-update. Allocates nothing. */
+/* The same from the payload offsets of the live blocks, in any order,
+ * perhaps with duplicates (lengths from the blocks' headers): sorts them
+ * and drops duplicates in place, and returns how many remain. */
+MP__HIDDEN size_t mp__arena_keep(struct mp__arena *a, uint64_t *off, size_t n);
 MP__HIDDEN void mp__arena_rebuild(struct mp__arena *a, size_t n,
                                   void (*item)(void *ctx, size_t i,
                                                uint64_t *payload,

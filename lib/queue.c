@@ -509,18 +509,6 @@ static void sift_down(struct queue_state *q, uint64_t i) {
   }
 }
 
-static int by_offset(const void *x, const void *y) {
-  uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
-  return a < b ? -1 : a > b;
-}
-
-/* A live block; its length from the arena header (written once, intact). */
-static void live_block(void *ctx, size_t i, uint64_t *off, uint64_t *len) {
-  struct queue_state *q = ctx;
-  *off = heap(q)[i];
-  *len = mp__arena_len(arena(q), *off);
-}
-
 /* A holder died half-way: the live blocks are the offsets in [0, n) and
  * the spare, perhaps some twice (never lost: see swap). Keep one of each,
  * rebuild the arena around them, re-heapify. In place. */
@@ -531,12 +519,7 @@ static void repair_heap(struct queue_state *q) {
   if (q->spare != MP__ARENA_NONE && n < q->slots)
     h[n++] = q->spare;
   q->spare = MP__ARENA_NONE;
-  qsort(h, n, sizeof *h, by_offset);
-  uint64_t k = 0;
-  for (uint64_t i = 0; i < n; i++)
-    if (k == 0 || h[i] != h[k - 1])
-      h[k++] = h[i];
-  mp__arena_rebuild(arena(q), k, live_block, q);
+  uint64_t k = mp__arena_keep(arena(q), h, n);
   atomic_store(&q->n, k);
   for (uint64_t i = k / 2; i-- > 0;)
     sift_down(q, i);

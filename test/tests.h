@@ -39,6 +39,7 @@ Suite *pipe_suite(void);
 Suite *queue_suite(void);
 Suite *value_suite(void);
 Suite *dict_suite(void);
+Suite *list_suite(void);
 
 /* ---- helpers (util.c) ---------------------------------------------------- */
 
