@@ -24,17 +24,13 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-/* This process: 0 not tried, 1 registered, -1 unavailable. */
-static _Atomic int registered;
+_Atomic int mp__fence_registered;
 
 static long membarrier(int cmd) { return syscall(SYS_membarrier, cmd, 0, 0); }
 
-bool mp__fence_light_ok(void) {
-  int r = atomic_load_explicit(&registered, memory_order_acquire);
-  if (r == 0) {
-    r = membarrier(MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED) == 0 ? 1 : -1;
-    atomic_store_explicit(&registered, r, memory_order_release);
-  }
+bool mp__fence_register(void) {
+  int r = membarrier(MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED) == 0 ? 1 : -1;
+  atomic_store_explicit(&mp__fence_registered, r, memory_order_relaxed);
   return r > 0;
 }
 
@@ -43,7 +39,9 @@ bool mp__fence_heavy(void) {
 }
 
 /* Registration belongs to a process: a forked child registers anew. */
-static void fence_reset_in_child(void) { atomic_store(&registered, 0); }
+static void fence_reset_in_child(void) {
+  atomic_store(&mp__fence_registered, 0);
+}
 
 __attribute__((constructor)) static void fence_setup(void) {
   pthread_atfork(NULL, NULL, fence_reset_in_child);

@@ -243,7 +243,13 @@ MP__HIDDEN uint64_t mp__spin_while64(_Atomic uint64_t *word, uint64_t value);
 /* Register this process for heavy fences; true when it is, and so may pair
  * a plain store with a later load against a sleeper that calls
  * mp__fence_heavy() between its own store and load. */
-MP__HIDDEN bool mp__fence_light_ok(void);
+MP__HIDDEN bool mp__fence_register(void);
+/* This process: 0 not tried yet, 1 registered, -1 unavailable. */
+extern _Atomic int mp__fence_registered MP__HIDDEN;
+static inline bool mp__fence_light_ok(void) {
+  int r = atomic_load_explicit(&mp__fence_registered, memory_order_relaxed);
+  return r > 0 || (r == 0 && mp__fence_register());
+}
 /* Make every running thread of every registered process pass a full
  * barrier. false when unavailable: the caller must not sleep for long. */
 MP__HIDDEN bool mp__fence_heavy(void);

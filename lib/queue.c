@@ -282,7 +282,8 @@ static bool kept(const struct queue_state *q, const struct side *s) {
 
 /* Take side s for one call. A kept side already held by the caller needs
  * nothing; taking it otherwise makes the caller its holder. */
-static int side_enter(struct queue_state *q, struct side *s,
+static inline __attribute__((always_inline)) int side_enter(
+    struct queue_state *q, struct side *s,
                       const mp__deadline *d, bool nonblock) {
   bool keep = kept(q, s);
   if (keep && atomic_load_explicit(&s->holder, memory_order_relaxed) ==
@@ -306,7 +307,8 @@ static void side_leave(struct queue_state *q, struct side *s) {
 /* Publish side s's new word w, then wake the other side if it sleeps on
  * s->wake. A kept side in a process registered for asymmetric fences
  * stores plainly: the sleeper fences for it (fifo_wait). */
-static void commit(struct queue_state *q, struct side *s, uint64_t w) {
+static inline __attribute__((always_inline)) void
+commit(struct queue_state *q, struct side *s, uint64_t w) {
   if (kept(q, s) && mp__fence_light_ok()) {
     atomic_store_explicit(&s->word, w, memory_order_release);
     atomic_signal_fence(memory_order_seq_cst); /* keep the load after */
@@ -372,97 +374,108 @@ static bool fifo_room(const struct queue_state *q, uint64_t pw, uint64_t cw,
          (!q->maxsize || ((cnt_of(pw) - cnt_of(cw)) & CNT_MASK) < q->maxsize);
 }
 
+/* One attempt at a put, holding the producer side: 0, -ESHUTDOWN, or
+ * -EAGAIN (no room) with *cw_seen the consumer word it saw. */
+static inline __attribute__((always_inline)) int
+fifo_try_put(struct queue_state *q, const void *buf, uint64_t len,
+             uint64_t *cw_seen) {
+  const uint64_t rec = record(len), R = q->ring;
+  if (atomic_load_explicit(&q->shut, memory_order_relaxed))
+    return -ESHUTDOWN;
+  uint64_t pw = atomic_load_explicit(&q->prod.word, memory_order_relaxed);
+  uint64_t cw = q->prod.seen, t = pos_of(pw), off = t & (R - 1);
+  uint64_t to_end = R - off, need = rec <= to_end ? rec : to_end + rec;
+  if (!fifo_room(q, pw, cw, need)) /* the cached view says full: look */
+    cw = q->prod.seen = atomic_load_explicit(&q->cons.word, memory_order_acquire);
+  if (!fifo_room(q, pw, cw, need)) {
+    *cw_seen = cw;
+    return -EAGAIN;
+  }
+  if (rec > to_end) { /* the end is too short: fill it, start over at 0 */
+    uint32_t wrap[2] = {0, REC_WRAP};
+    memcpy(q->data + off, wrap, sizeof wrap);
+    t += to_end;
+    off = 0;
+  }
+  uint32_t hdr[2] = {(uint32_t)len, REC_MSG};
+  memcpy(q->data + off, hdr, sizeof hdr);
+  if (len)
+    memcpy(q->data + off + REC_HDR, buf, len);
+  commit(q, &q->prod, pack(t + rec, cnt_of(pw) + 1)); /* one store */
+  return 0;
+}
+
 static int fifo_put(struct queue_state *q, const void *buf, uint64_t len,
                     const mp__deadline *d, bool nonblock) {
-  const uint64_t rec = record(len), R = q->ring;
   int rc = side_enter(q, &q->prod, d, nonblock);
   if (rc < 0)
     return rc;
-  for (;;) {
-    if (atomic_load_explicit(&q->shut, memory_order_relaxed)) {
-      rc = -ESHUTDOWN;
-      break;
-    }
-    uint64_t pw = atomic_load_explicit(&q->prod.word, memory_order_relaxed);
-    uint64_t cw = q->prod.seen, t = pos_of(pw), off = t & (R - 1);
-    uint64_t to_end = R - off, need = rec <= to_end ? rec : to_end + rec;
-    if (!fifo_room(q, pw, cw, need)) /* the cached view says full: look */
-      cw = q->prod.seen =
-          atomic_load_explicit(&q->cons.word, memory_order_acquire);
-    if (fifo_room(q, pw, cw, need)) {
-      if (rec > to_end) { /* the end is too short: fill it, start over at 0 */
-        uint32_t wrap[2] = {0, REC_WRAP};
-        memcpy(q->data + off, wrap, sizeof wrap);
-        t += to_end;
-        off = 0;
-      }
-      uint32_t hdr[2] = {(uint32_t)len, REC_MSG};
-      memcpy(q->data + off, hdr, sizeof hdr);
-      if (len)
-        memcpy(q->data + off + REC_HDR, buf, len);
-      commit(q, &q->prod, pack(t + rec, cnt_of(pw) + 1)); /* one store */
-      rc = 0;
-      break;
-    }
-    if (nonblock) {
-      rc = -EAGAIN;
-      break;
-    }
-    if ((rc = fifo_wait(q, &q->cons, cw, d)) < 0)
-      break;
-  }
+  uint64_t cw = 0;
+  while ((rc = fifo_try_put(q, buf, len, &cw)) == -EAGAIN && !nonblock &&
+         (rc = fifo_wait(q, &q->cons, cw, d)) == 0)
+    ;
   side_leave(q, &q->prod);
   return rc;
 }
 
-static int fifo_get(struct queue_state *q, mp__sink_fn sink, void *ctx,
-                    uint64_t *len, const mp__deadline *d, bool nonblock) {
+/* One attempt at a get, holding the consumer side: 0, -ESHUTDOWN,
+ * -EMSGSIZE or -ENOMEM from the sink (the message stays), or -EAGAIN
+ * (empty) with *pw_seen the producer word it saw. */
+static inline __attribute__((always_inline)) int
+fifo_try_get(struct queue_state *q, mp__sink_fn sink, void *ctx,
+             uint64_t *len, uint64_t *pw_seen) {
   const uint64_t R = q->ring;
-  int rc = side_enter(q, &q->cons, d, nonblock);
-  if (rc < 0)
-    return rc;
   for (;;) {
     uint64_t cw = atomic_load_explicit(&q->cons.word, memory_order_relaxed);
     uint64_t pw = q->cons.seen, h = pos_of(cw);
     uint32_t shut = atomic_load_explicit(&q->shut, memory_order_relaxed);
-    if (shut == SHUT_NOW) {
-      rc = -ESHUTDOWN;
-      break;
-    }
+    if (shut == SHUT_NOW)
+      return -ESHUTDOWN;
     if (h == pos_of(pw)) /* the cached view says empty: look again */
       pw = q->cons.seen =
           atomic_load_explicit(&q->prod.word, memory_order_acquire);
-    if (h != pos_of(pw)) {
-      uint64_t off = h & (R - 1);
-      uint32_t hdr[2];
-      memcpy(hdr, q->data + off, sizeof hdr);
-      if (hdr[1] == REC_WRAP) { /* skip to the start; not a message */
-        atomic_store(&q->cons.word, pack(h + (R - off), cnt_of(cw)));
-        continue;
-      }
-      *len = hdr[0];
-      void *dst = sink(ctx, hdr[0], &rc);
-      if (!dst)
-        break; /* -EMSGSIZE / -ENOMEM: the message stays */
-      if (hdr[0])
-        memcpy(dst, q->data + off + REC_HDR, hdr[0]);
-      commit(q, &q->cons, pack(h + record(hdr[0]), cnt_of(cw) + 1));
-      rc = 0;
-      break;
+    if (h == pos_of(pw)) {
+      *pw_seen = pw;
+      return shut ? -ESHUTDOWN : -EAGAIN;
     }
-    if (shut) {
-      rc = -ESHUTDOWN;
-      break;
+    uint64_t off = h & (R - 1);
+    uint32_t hdr[2];
+    memcpy(hdr, q->data + off, sizeof hdr);
+    if (hdr[1] == REC_WRAP) { /* skip to the start; not a message */
+      atomic_store(&q->cons.word, pack(h + (R - off), cnt_of(cw)));
+      continue;
     }
-    if (nonblock) {
-      rc = -EAGAIN;
-      break;
-    }
-    if ((rc = fifo_wait(q, &q->prod, pw, d)) < 0)
-      break;
+    *len = hdr[0];
+    int rc;
+    void *dst = sink(ctx, hdr[0], &rc);
+    if (!dst)
+      return rc; /* -EMSGSIZE / -ENOMEM: the message stays */
+    if (hdr[0])
+      memcpy(dst, q->data + off + REC_HDR, hdr[0]);
+    commit(q, &q->cons, pack(h + record(hdr[0]), cnt_of(cw) + 1));
+    return 0;
   }
+}
+
+static int fifo_get(struct queue_state *q, mp__sink_fn sink, void *ctx,
+                    uint64_t *len, const mp__deadline *d, bool nonblock) {
+  int rc = side_enter(q, &q->cons, d, nonblock);
+  if (rc < 0)
+    return rc;
+  uint64_t pw = 0;
+  while ((rc = fifo_try_get(q, sink, ctx, len, &pw)) == -EAGAIN &&
+         !nonblock && (rc = fifo_wait(q, &q->prod, pw, d)) == 0)
+    ;
   side_leave(q, &q->cons);
   return rc;
+}
+
+/* Does the calling thread keep side s (one producer / one consumer)? Then
+ * a call that finds room or data needs no deadline and no lock. */
+static inline bool keeps(const struct queue_state *q, const struct side *s) {
+  return kept(q, s) &&
+         atomic_load_explicit(&s->holder, memory_order_relaxed) ==
+             mp__thread_token();
 }
 
 /* ---- LIFO and PRIORITY ------------------------------------------------------------ */
@@ -633,6 +646,13 @@ static int heap_get(struct queue_state *q, mp__sink_fn sink, void *ctx,
 static int put(mp_queue *qp, int64_t prio, const void *buf, size_t len,
                double timeout) {
   struct queue_state *q = queue(qp);
+  if (q && (buf || !len) && len <= q->capacity && timeout == timeout &&
+      is_fifo(q) && keeps(q, &q->prod)) { /* the fast path: one attempt */
+    uint64_t cw;
+    int rc = fifo_try_put(q, buf, len, &cw);
+    if (rc != -EAGAIN || timeout == 0)
+      return rc;
+  }
   mp__deadline d;
   if (!q || (len && !buf) || mp__deadline_init(&d, timeout) < 0)
     return -EINVAL;
@@ -656,12 +676,20 @@ int mp_queue_put_priority(mp_queue *q, int64_t priority, const void *buf,
 static int get(mp_queue *qp, mp__sink_fn sink, void *ctx, size_t *len,
                int64_t *prio, double timeout) {
   struct queue_state *q = queue(qp);
+  uint64_t n = 0, pw;
+  if (prio)
+    *prio = 0;
+  if (q && len && timeout == timeout && is_fifo(q) &&
+      keeps(q, &q->cons)) { /* the fast path: one attempt */
+    int rc = fifo_try_get(q, sink, ctx, &n, &pw);
+    if (rc == 0 || rc == -EMSGSIZE)
+      *len = (size_t)n;
+    if (rc != -EAGAIN || timeout == 0)
+      return rc;
+  }
   mp__deadline d;
   if (!q || !len || mp__deadline_init(&d, timeout) < 0)
     return -EINVAL;
-  uint64_t n = 0;
-  if (prio)
-    *prio = 0;
   int rc = is_fifo(q) ? fifo_get(q, sink, ctx, &n, &d, timeout == 0)
                       : heap_get(q, sink, ctx, &n, prio, &d, timeout == 0);
   if (rc == 0 || rc == -EMSGSIZE)
