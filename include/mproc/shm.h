@@ -86,7 +86,10 @@ MP_EXTERN int mp_shm_destroy(mp_shm *shm);
 /* What mp_shm_list() reports about one segment. */
 typedef struct mp_shm_info {
   char name[MP_NAME_MAX + 1]; /* "/mproc-..." */
-  const char *kind;           /* "shm", "lock", "rlock", ... or "partial" */
+  const char *kind;           /* "shm", "lock", "rlock", "event",
+                                 "semaphore", "condition", "barrier",
+                                 "queue", "array", "dict", "list" or
+                                 "partial" */
   uint64_t size;              /* the object's bytes (0 for "partial") */
   pid_t creator_pid;          /* process that created it */
   int creator_alive;          /* 1 when that very process still runs */
