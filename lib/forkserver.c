@@ -223,10 +223,11 @@ int mp__forkserver_start(const struct mp__child_spec *spec, pid_t *pid,
   return rc;
 }
 
-int mp__forkserver_status(pid_t pid, const mp__deadline *d, int *code) {
+int mp__forkserver_status(pid_t pid, int pidfd, const mp__deadline *d,
+                          int *code) {
   mp__deadline now;
   mp__deadline_init(&now, 0);
-  for (;;) {
+  for (int64_t nap = 100000;; nap = nap < 10000000 ? nap * 2 : 10000000) {
     /* Under the lock: take what has arrived, look for pid. */
     pthread_mutex_lock(&fs.mu);
     int rc = fs.sock < 0 ? -ECHILD : 0;
@@ -247,14 +248,22 @@ int mp__forkserver_status(pid_t pid, const mp__deadline *d, int *code) {
     pthread_mutex_unlock(&fs.mu);
     if (rc <= 0)
       return rc;
-    /* Without it: sleep until something arrives (others may take it). */
+    /* Without it: sleep until something arrives. Another thread may take
+     * pid's report between the look above and this sleep, so wake too when
+     * the child ends (its pidfd): the report follows its end. Once it has
+     * ended (or without a pidfd), look again after a short nap. */
     int64_t left = mp__deadline_left_ns(d);
     if (left == 0)
       return -ETIMEDOUT;
+    struct pollfd p[2] = {{.fd = sock, .events = POLLIN},
+                          {.fd = pidfd, .events = POLLIN}};
+    bool running = pidfd >= 0 && poll(&p[1], 1, 0) == 0;
+    bool forever = d->forever && running;
+    if (!running && left > nap)
+      left = nap;
     struct timespec ts = {(time_t)(left / 1000000000),
                           (long)(left % 1000000000)};
-    struct pollfd p = {.fd = sock, .events = POLLIN};
-    ppoll(&p, 1, d->forever ? NULL : &ts, NULL);
+    ppoll(p, running ? 2 : 1, forever ? NULL : &ts, NULL);
   }
 }
 

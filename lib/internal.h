@@ -328,9 +328,10 @@ MP__HIDDEN int mp__forkserver_start(const struct mp__child_spec *spec,
                                     pid_t *pid, int *pidfd);
 /* Exit code (Python style) of forkserver child pid, once the server
  * reported it (waiting until d; a passed deadline only looks): 0,
- * -ETIMEDOUT, -ECHILD (the server is gone). */
-MP__HIDDEN int mp__forkserver_status(pid_t pid, const mp__deadline *d,
-                                     int *code);
+ * -ETIMEDOUT, -ECHILD (the server is gone). pidfd (the child's, or -1)
+ * wakes a wait when the child ends, whoever takes the report. */
+MP__HIDDEN int mp__forkserver_status(pid_t pid, int pidfd,
+                                     const mp__deadline *d, int *code);
 /* Drop the exit code kept for forkserver child pid (its handle closes). */
 MP__HIDDEN void mp__forkserver_forget(pid_t pid);
 /* The fd a spawned program finds its spec or socket on. */

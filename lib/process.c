@@ -131,7 +131,8 @@ static void reap_locked(mp_process *p, const mp__deadline *d) {
     /* Not our child: its server reaps it and reports the exit code. */
     mp__deadline now;
     mp__deadline_init(&now, 0);
-    int rc = mp__forkserver_status(p->pid, d ? d : &now, &p->exitcode);
+    int rc =
+        mp__forkserver_status(p->pid, p->pidfd, d ? d : &now, &p->exitcode);
     if (rc == 0 || rc == -ECHILD) /* -ECHILD: the server vanished */
       p->state = DONE;
     return;
@@ -345,7 +346,7 @@ int mp_process_join(mp_process *p, double timeout) {
   for (long backoff_us = 100;; backoff_us = backoff_us < 10000 ? backoff_us * 2
                                                                 : 10000) {
     if (p->method == MP_START_FORKSERVER) { /* the server's word is final */
-      int code, src = mp__forkserver_status(p->pid, &d, &code);
+      int code, src = mp__forkserver_status(p->pid, p->pidfd, &d, &code);
       pthread_mutex_lock(&p->mu); /* not held while waiting above */
       if (p->state == RUNNING && (src == 0 || src == -ECHILD)) {
         p->exitcode = src == 0 ? code : 0;

@@ -1,11 +1,13 @@
 /* test/check_process.c - Process with the fork, spawn and forkserver start
- * methods: seed ports, exit codes, daemons, sentinels, zombies, bad input. */
+ * methods: seed ports, exit codes, daemons, sentinels, zombies, bad input,
+ * aligned arguments, forkserver handles used from many threads. */
 #include "tests.h"
 
 #include <pthread.h>
 #include <math.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +88,23 @@ static int report_names(void *arg) {
   return mp_shm_close(shm) ? 3 : 0;
 }
 MP_REGISTER(report_names)
+
+/* A spawn/forkserver argument wider than a char, read in place: 0 when it
+ * arrived 16-byte aligned and intact, 1 when misaligned, 2 when garbled. */
+struct wide_arg {
+  _Alignas(16) double x[2];
+  char tag[8];
+};
+
+static int read_wide_in_place(void *arg) {
+  if ((uintptr_t)arg % 16 != 0)
+    return 1;
+  const struct wide_arg *w = arg;
+  if (w->x[0] != 1.5 || w->x[1] != -2.25 || strcmp(w->tag, "wide") != 0)
+    return 2;
+  return 0;
+}
+MP_REGISTER(read_wide_in_place)
 
 static mp_process *start(mp_target fn, void *arg, size_t size,
                          mp_start_method m) {
@@ -471,6 +490,175 @@ START_TEST(start_method_default) {
 }
 END_TEST
 
+/* The child's copy of the argument is 16-byte aligned, whatever the lengths
+ * of the strings sent before it (entry, name, identity): names of 1 to 16
+ * characters cover every offset. */
+START_TEST(spawn_arg_aligned) {
+  mp_start_method m = methods[_i];
+  struct wide_arg w;
+  memset(&w, 0, sizeof w); /* no uninitialized padding sent */
+  w.x[0] = 1.5;
+  w.x[1] = -2.25;
+  strcpy(w.tag, "wide");
+  mp_process *p[16];
+  for (int i = 0; i < 16; i++) {
+    char name[17];
+    memset(name, 'n', (size_t)i + 1);
+    name[i + 1] = '\0';
+    mp_process_options o = {.method = m, .name = name, .arg_size = sizeof w};
+    ck_rc(mp_process_create(read_wide_in_place, &w, &o, &p[i]), 0);
+    ck_rc(mp_process_start(p[i]), 0);
+  }
+  for (int i = 0; i < 16; i++) {
+    int code = exit_code(p[i]);
+    ck_assert_msg(code == 0, "name of %d characters: exit code %d", i + 1,
+                  code);
+    ck_rc(mp_process_close(p[i]), 0);
+  }
+}
+END_TEST
+
+/* ---- forkserver specifics ----------------------------------------------------- */
+
+struct joiner {
+  mp_process *p;
+  int fds[2]; /* the joiner says it is about to join */
+  pid_t tid;
+  int rc, code;
+};
+
+static void *join_forever(void *arg) {
+  struct joiner *j = arg;
+  j->tid = (pid_t)syscall(SYS_gettid);
+  t_send(j->fds[1]);
+  j->rc = mp_process_join(j->p, MP_FOREVER);
+  if (j->rc == 0)
+    j->rc = mp_process_exitcode(j->p, &j->code);
+  return NULL;
+}
+
+/* While a thread joins a forkserver child without a limit, the handle is
+ * not locked: another thread's calls on it return at once, and its
+ * terminate ends the join. */
+START_TEST(forkserver_join_leaves_handle_free) {
+  struct joiner j = {.code = -1000};
+  j.p = start(sleep_forever, NULL, 0, MP_START_FORKSERVER);
+  t_pipe(j.fds);
+  pthread_t t;
+  ck_assert_int_eq(pthread_create(&t, NULL, join_forever, &j), 0);
+  ck_assert(t_recv(j.fds[0]));
+  ck_assert(t_wait_sleeping(j.tid)); /* waiting inside the join */
+  double t0 = t_now();
+  ck_rc(mp_process_is_alive(j.p), 1);
+  int code;
+  ck_rc(mp_process_exitcode(j.p, &code), -EBUSY);
+  ck_rc(mp_process_join(j.p, 0), -EAGAIN);
+  ck_rc(mp_process_terminate(j.p), 0);
+  double took = t_now() - t0;
+  ck_assert_int_eq(pthread_join(t, NULL), 0);
+  ck_assert_msg(took < 1.0, "calls during the join took %.3f s", took);
+  ck_rc(j.rc, 0);
+  ck_assert_int_eq(j.code, -SIGTERM);
+  ck_rc(mp_process_close(j.p), 0);
+  close(j.fds[0]);
+  close(j.fds[1]);
+}
+END_TEST
+
+struct first_use {
+  mp_process *p;
+  pid_t tid;
+  int rc;
+};
+
+/* The first use of the forkserver in the process: a daemon child. */
+static void *start_forkserver_daemon(void *arg) {
+  struct first_use *f = arg;
+  f->tid = (pid_t)syscall(SYS_gettid);
+  mp_process_options o = {.method = MP_START_FORKSERVER, .daemon = 1};
+  f->rc = mp_process_create(sleep_forever, NULL, &o, &f->p);
+  if (f->rc == 0)
+    f->rc = mp_process_start(f->p);
+  return NULL;
+}
+
+/* Wait (at most 10 s) until thread tid of this process is gone for good. */
+static bool task_gone(pid_t tid) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/self/task/%d", (int)tid);
+  for (double t0 = t_now(); t_now() - t0 < 10.0; sched_yield())
+    if (access(path, F_OK) != 0)
+      return true;
+  return false;
+}
+
+/* The server is not tied to the thread that started it: that thread exits,
+ * and the server goes on serving, its daemon child lives, and exit codes
+ * are still reported. */
+START_TEST(forkserver_outlives_first_thread) {
+  struct first_use f = {.rc = -1000};
+  pthread_t t;
+  ck_assert_int_eq(pthread_create(&t, NULL, start_forkserver_daemon, &f), 0);
+  ck_assert_int_eq(pthread_join(t, NULL), 0);
+  ck_rc(f.rc, 0);
+  ck_assert(task_gone(f.tid)); /* its exit is complete */
+  int v = 5;
+  mp_process *p = start(ret_arg, &v, sizeof v, MP_START_FORKSERVER);
+  ck_assert_int_eq(exit_code(p), 5);
+  ck_rc(mp_process_close(p), 0);
+  ck_rc(mp_process_is_alive(f.p), 1);
+  ck_rc(mp_process_terminate(f.p), 0);
+  ck_rc(mp_process_join(f.p, 5.0), 0);
+  int code = -1000;
+  ck_rc(mp_process_exitcode(f.p, &code), 0);
+  ck_assert_int_eq(code, -SIGTERM);
+  ck_rc(mp_process_close(f.p), 0);
+}
+END_TEST
+
+struct timed_join {
+  mp_process *p;
+  int rc, code;
+};
+
+static void *join_within(void *arg) {
+  struct timed_join *j = arg;
+  j->rc = mp_process_join(j->p, 5.0);
+  if (j->rc == 0)
+    j->rc = mp_process_exitcode(j->p, &j->code);
+  return NULL;
+}
+
+/* Threads join forkserver children at once: whichever looks first takes the
+ * server's reports, and every join still ends as soon as its child has
+ * ended, not at its timeout. */
+START_TEST(forkserver_concurrent_joins) {
+  for (int round = 0; round < 10; round++) {
+    struct timed_join j[8];
+    pthread_t t[8];
+    int v[8];
+    for (int i = 0; i < 8; i++) {
+      v[i] = 10 * round + i;
+      j[i] = (struct timed_join){.code = -1000};
+      j[i].p = start(ret_arg, &v[i], sizeof v[i], MP_START_FORKSERVER);
+    }
+    double t0 = t_now();
+    for (int i = 0; i < 8; i++)
+      ck_assert_int_eq(pthread_create(&t[i], NULL, join_within, &j[i]), 0);
+    for (int i = 0; i < 8; i++)
+      ck_assert_int_eq(pthread_join(t[i], NULL), 0);
+    double took = t_now() - t0; /* a lost report: a join sleeps to its end */
+    ck_assert_msg(took < 2.0, "round %d: the joins took %.3f s", round, took);
+    for (int i = 0; i < 8; i++) {
+      ck_assert_msg(j[i].rc == 0, "round %d, child %d: join returned %s", round,
+                    i, mp_err_name(j[i].rc));
+      ck_assert_int_eq(j[i].code, v[i]);
+      ck_rc(mp_process_close(j[i].p), 0);
+    }
+  }
+}
+END_TEST
+
 /* ---- misc --------------------------------------------------------------------- */
 
 static int count_cpus(void *arg) {
@@ -559,6 +747,13 @@ Suite *process_suite(void) {
   tcase_add_test(ts, unregistered_entry_refused);
   tcase_add_test(ts, unrunnable_executable_reported_in_parent);
   tcase_add_test(ts, start_method_default);
+  tcase_add_loop_test(ts, spawn_arg_aligned, 1, NMETHODS);
   suite_add_tcase(s, ts);
+  TCase *tf = tcase_create("forkserver");
+  tcase_set_timeout(tf, T_TIMEOUT);
+  tcase_add_test(tf, forkserver_join_leaves_handle_free);
+  tcase_add_test(tf, forkserver_outlives_first_thread);
+  tcase_add_test(tf, forkserver_concurrent_joins);
+  suite_add_tcase(s, tf);
   return s;
 }
