@@ -48,6 +48,7 @@ uint64_t mp__arena_alloc(struct mp__arena *a, uint64_t len) {
       *at(a, off + need) = (struct block){b->size - need, next};
       next = off + need;
       b->size = need;
+      mp__crash_point();
     }
     if (prev == NONE)
       a->free = next;
@@ -74,9 +75,11 @@ void mp__arena_free(struct mp__arena *a, uint64_t payload) {
     next = at(a, next)->next;
   }
   b->next = next;
+  mp__crash_point();
   if (next != NONE && off + b->size == next) { /* merge with the next */
     b->size += at(a, next)->size;
     b->next = at(a, next)->next;
+    mp__crash_point();
   }
   if (prev == NONE) {
     a->free = off;

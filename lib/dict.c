@@ -209,8 +209,10 @@ static void rehash(struct dict_state *d) {
     to[j] = from[i];
   }
   MP__STORE_ORDER();
+  mp__crash_point();
   d->active = !d->active; /* the commit */
   MP__STORE_ORDER();
+  mp__crash_point();
   d->tombs = 0;
 }
 
@@ -219,7 +221,11 @@ static void write_slot(struct dict_state *d, uint64_t i, struct slot s) {
   struct slot *t = table(d, d->active);
   d->intent_old = t[i];
   d->intent_at = i;
-  MP__RECOVERABLY(d->intent, SLOT_UNDER_WAY, t[i] = s);
+  /* Written field by field, as a death may tear it: the crash point in the
+   * middle lets the tests tear it (test/check_crash.c). */
+  MP__RECOVERABLY(d->intent, SLOT_UNDER_WAY,
+                  (t[i].hash = s.hash, mp__crash_point(), t[i].off = s.off,
+                   t[i].klen = s.klen, t[i].vlen = s.vlen));
 }
 
 /* Overwrite len (<= UNDO_MAX) bytes at arena offset off, recoverably. */
@@ -229,7 +235,10 @@ static void write_bytes(struct dict_state *d, uint64_t off, const void *src,
   memcpy(d->undo, p, len);
   d->undo_len = (uint32_t)len;
   d->intent_at = off;
-  MP__RECOVERABLY(d->intent, BYTES_UNDER_WAY, memcpy(p, src, len));
+  MP__RECOVERABLY(d->intent, BYTES_UNDER_WAY,
+                  (memcpy(p, src, len / 2), mp__crash_point(),
+                   memcpy(p + len / 2, (const char *)src + len / 2,
+                          len - len / 2)));
 }
 
 /* ---- operations ------------------------------------------------------------- */
@@ -387,6 +396,7 @@ int mp_dict_clear(mp_dict *dp) {
   MP__STORE_ORDER();
   d->active = !d->active; /* the commit: an empty table */
   MP__STORE_ORDER();
+  mp__crash_point();
   d->count = d->tombs = 0;
   mp__arena_init(arena(d), arena(d)->size);
   unlock(d);

@@ -123,10 +123,13 @@ MP__HIDDEN int mp__name_check(const char *name);
     MP__STORE_ORDER();                                                         \
     (flag) = (value);                                                          \
     MP__STORE_ORDER();                                                         \
+    mp__crash_point();                                                         \
     update;                                                                    \
     MP__STORE_ORDER();                                                         \
+    mp__crash_point();                                                         \
     (flag) = 0; /* the commit */                                               \
     MP__STORE_ORDER();                                                         \
+    mp__crash_point();                                                         \
   } while (0)
 
 /* ---- objects (object.c): the lifecycle shared by every kind ------------ */
@@ -295,6 +298,14 @@ static inline uint64_t mp__thread_token(void) {
 
 /* True when this fallible step must fail (MPROC_FAULT=N, tests only). */
 MP__HIDDEN bool mp__fault(void);
+/* Die here with SIGKILL when this is the N-th crash point of the process
+ * and MPROC_CRASH=N (tests only). One load and branch when unset. */
+extern _Atomic long mp__crash_countdown MP__HIDDEN;
+MP__HIDDEN void mp__crash_point_slow(void);
+static inline void mp__crash_point(void) {
+  if (atomic_load_explicit(&mp__crash_countdown, memory_order_relaxed) != 0)
+    mp__crash_point_slow();
+}
 
 /* ---- child processes (process.c, spawn.c, forkserver.c) --------------- */
 

@@ -160,7 +160,8 @@ static void update(struct list_state *l, uint64_t s, uint64_t off,
   l->intent_at = s;
   l->intent_old = t[s];
   l->intent_ring = l->tab[l->active];
-  MP__RECOVERABLY(l->intent, 1, (t[s] = off, l->tab[l->active] = r));
+  MP__RECOVERABLY(l->intent, 1,
+                  (t[s] = off, mp__crash_point(), l->tab[l->active] = r));
 }
 
 /* Copy n offsets, items from..from+n-1 of the active table, to dst. */
@@ -180,8 +181,10 @@ static void switch_tables(struct list_state *l, uint64_t count) {
   uint32_t idle = !l->active;
   l->tab[idle] = (struct ring){0, count};
   MP__STORE_ORDER();
+  mp__crash_point();
   l->active = idle; /* the commit */
   MP__STORE_ORDER();
+  mp__crash_point();
 }
 
 /* Item index of a Python index into n items, or -1 when out of range. */

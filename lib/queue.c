@@ -493,10 +493,13 @@ static void swap(struct queue_state *q, uint64_t a, uint64_t b) {
   uint64_t *h = heap(q), t = h[a];
   q->spare = t;
   MP__STORE_ORDER();
+  mp__crash_point();
   h[a] = h[b];
   MP__STORE_ORDER();
+  mp__crash_point();
   h[b] = t;
   MP__STORE_ORDER();
+  mp__crash_point();
   q->spare = MP__ARENA_NONE;
 }
 
@@ -573,7 +576,9 @@ static int heap_put(struct queue_state *q, int64_t prio, const void *buf,
       if (len)
         memcpy(b + 1, buf, len);
       heap(q)[n] = off;
+      mp__crash_point();
       atomic_store(&q->n, n + 1); /* the commit (seq_cst: ordered) */
+      mp__crash_point();
       atomic_fetch_add(&q->puts, 1);
       sift_up(q, n);
       wake(&q->prod.wake);
@@ -618,7 +623,9 @@ static int heap_get(struct queue_state *q, mp__sink_fn sink, void *ctx,
         *prio = b->prio;
       heap(q)[0] = heap(q)[n - 1]; /* the commit: top is gone; the last
                                       offset is in two places until n moves */
+      mp__crash_point();
       atomic_store(&q->n, n - 1);
+      mp__crash_point();
       atomic_fetch_add(&q->gets, 1);
       sift_down(q, 0);
       mp__arena_free(arena(q), top);

@@ -38,6 +38,7 @@ int main(int argc, char **argv) {
   srunner_add_suite(sr, value_suite());
   srunner_add_suite(sr, dict_suite());
   srunner_add_suite(sr, list_suite());
+  srunner_add_suite(sr, crash_suite());
   srunner_set_fork_status(sr, CK_FORK);
   srunner_run_all(sr, CK_NORMAL);
   int failed = srunner_ntests_failed(sr);

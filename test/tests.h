@@ -40,6 +40,7 @@ Suite *queue_suite(void);
 Suite *value_suite(void);
 Suite *dict_suite(void);
 Suite *list_suite(void);
+Suite *crash_suite(void);
 
 /* ---- helpers (util.c) ---------------------------------------------------- */
 
