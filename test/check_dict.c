@@ -33,14 +33,6 @@ static mp_dict *new_dict(size_t capacity, size_t max_items) {
   return d;
 }
 
-/* xorshift64: the same sequence every run. */
-static uint64_t rnd(uint64_t *s) {
-  *s ^= *s << 13;
-  *s ^= *s >> 7;
-  *s ^= *s << 17;
-  return *s;
-}
-
 static int keyname(char *buf, uint32_t k) {
   return snprintf(buf, 24, "key-%u", (unsigned)k);
 }
@@ -532,9 +524,9 @@ START_TEST(churn_does_not_fragment) {
     klen[k] = (size_t)keyname(key, k);
   uint64_t s = 0x9e3779b97f4a7c15ull;
   for (int op = 0; op < OPS; op++) {
-    uint32_t k = (uint32_t)(rnd(&s) % NK);
+    uint32_t k = (uint32_t)(t_rnd(&s) % NK);
     keyname(key, k);
-    if (rnd(&s) % 3 == 0) {
+    if (t_rnd(&s) % 3 == 0) {
       loop_rc(mp_dict_delete(d, key, klen[k]), ver[k] ? 0 : -ENOENT);
       if (ver[k]) {
         live -= klen[k] + len[k];
@@ -543,10 +535,10 @@ START_TEST(churn_does_not_fragment) {
       ver[k] = 0;
       continue;
     }
-    uint32_t n = VHDR + (uint32_t)(rnd(&s) % (400 - VHDR));
+    uint32_t n = VHDR + (uint32_t)(t_rnd(&s) % (400 - VHDR));
     size_t after = live - (ver[k] ? klen[k] + len[k] : 0) + klen[k] + n;
     while (after > CAP / 2) { /* make room: delete some other key */
-      uint32_t j = (uint32_t)(rnd(&s) % NK);
+      uint32_t j = (uint32_t)(t_rnd(&s) % NK);
       if (j == k || !ver[j])
         continue;
       char other[24];
@@ -788,11 +780,11 @@ static int mix_worker(void *arg) {
   struct mix *m = arg;
   uint64_t s = 0x2545f4914f6cdd1dull * (m->id + 1);
   for (uint32_t i = 0; i < MIX_OPS; i++) {
-    uint32_t k = (uint32_t)(rnd(&s) % SHARED_KEYS), r = (uint32_t)(rnd(&s) % 10);
+    uint32_t k = (uint32_t)(t_rnd(&s) % SHARED_KEYS), r = (uint32_t)(t_rnd(&s) % 10);
     char key[24];
     int kl = keyname(key, k);
     if (r < 4) {
-      uint32_t len = VHDR + (uint32_t)(rnd(&s) % 200);
+      uint32_t len = VHDR + (uint32_t)(t_rnd(&s) % 200);
       if (set_value(m->d, k, (m->id << 24) | i, len) != 0)
         return 1;
     } else if (r < 8) {
@@ -875,15 +867,15 @@ static int kill_worker(void *arg) {
       t_send(log->started[1]);
     if ((i & 1023) == 0 && t_now() - t0 > 10.0)
       return 30; /* never killed: give up */
-    uint32_t j = (uint32_t)(rnd(&s) % KKEYS), k = kw->id * KKEYS + j;
-    uint32_t ver = (uint32_t)(rnd(&s) % 10) < 7 ? ++log->nextver : 0;
+    uint32_t j = (uint32_t)(t_rnd(&s) % KKEYS), k = kw->id * KKEYS + j;
+    uint32_t ver = (uint32_t)(t_rnd(&s) % 10) < 7 ? ++log->nextver : 0;
     log->key = j;
     log->newver = ver;
     __atomic_store_n(&log->busy, 1, __ATOMIC_SEQ_CST);
     int rc;
     if (ver) {
       /* Half the sets keep a small length: overwritten in place. */
-      uint32_t len = rnd(&s) % 2 ? VHDR + 20 : VHDR + (uint32_t)(rnd(&s) % 300);
+      uint32_t len = t_rnd(&s) % 2 ? VHDR + 20 : VHDR + (uint32_t)(t_rnd(&s) % 300);
       rc = set_value(d, k, ver, len);
     } else {
       char key[24];
@@ -897,7 +889,7 @@ static int kill_worker(void *arg) {
     __atomic_store_n(&log->committed[j], ver, __ATOMIC_SEQ_CST);
     __atomic_store_n(&log->busy, 0, __ATOMIC_SEQ_CST);
     if (i % 8 == 0) { /* our own keys hold what we wrote */
-      uint32_t jj = (uint32_t)(rnd(&s) % KKEYS), got = 0;
+      uint32_t jj = (uint32_t)(t_rnd(&s) % KKEYS), got = 0;
       rc = get_version(d, kw->id * KKEYS + jj, &got);
       if (rc != 0 && rc != -ENOENT)
         return 13;

@@ -46,14 +46,6 @@ static void *shared(size_t size) {
   return p;
 }
 
-/* xorshift64: the same sequence every run. */
-static uint64_t rnd(uint64_t *s) {
-  *s ^= *s << 13;
-  *s ^= *s >> 7;
-  *s ^= *s << 17;
-  return *s;
-}
-
 static int append_str(mp_list *l, const char *s) {
   return mp_list_append(l, s, strlen(s));
 }
@@ -433,10 +425,10 @@ START_TEST(random_ops_match_model) {
   size_t n = 0;
   uint64_t s = 0x9e3779b97f4a7c15ull;
   for (int op = 0; op < OPS; op++) {
-    long index = (long)(rnd(&s) % (3 * MAXI)) - (long)(3 * MAXI / 2);
-    uint32_t len = IHDR + (uint32_t)(rnd(&s) % 64), got = 0;
+    long index = (long)(t_rnd(&s) % (3 * MAXI)) - (long)(3 * MAXI / 2);
+    uint32_t len = IHDR + (uint32_t)(t_rnd(&s) % 64), got = 0;
     long i = py_index(n, index);
-    switch (rnd(&s) % 6) {
+    switch (t_rnd(&s) % 6) {
     case 0: /* append */
       loop_rc(add_item(l, LONG_MAX, next, len), n < MAXI ? 0 : -ENOSPC);
       if (n < MAXI)
@@ -444,7 +436,7 @@ START_TEST(random_ops_match_model) {
       next++;
       break;
     case 1: /* insert, at an end half the time */
-      index = rnd(&s) % 2 ? index : rnd(&s) % 2 ? 0 : (long)n;
+      index = t_rnd(&s) % 2 ? index : t_rnd(&s) % 2 ? 0 : (long)n;
       loop_rc(add_item(l, index, next, len), n < MAXI ? 0 : -ENOSPC);
       if (n < MAXI)
         n = py_insert(model, n, index, next);
@@ -457,7 +449,7 @@ START_TEST(random_ops_match_model) {
       next++;
       break;
     case 3: /* pop at an end */
-      index = rnd(&s) % 2 ? -1 : 0;
+      index = t_rnd(&s) % 2 ? -1 : 0;
       i = py_index(n, index);
       /* fall through */
     case 4: /* pop */
@@ -702,10 +694,10 @@ START_TEST(churn_does_not_fragment) {
   size_t n = 0, live = 0;
   uint64_t s = 0x2545f4914f6cdd1dull;
   for (int c = 0; c < CYCLES; c++) {
-    uint32_t sz = IHDR + (uint32_t)(rnd(&s) % (300 - IHDR)), got;
+    uint32_t sz = IHDR + (uint32_t)(t_rnd(&s) % (300 - IHDR)), got;
     /* Pop until the new item fits in half the capacity. */
-    while (n > 0 && (live + sz > CAP / 2 || n == MAXI || rnd(&s) % 3 == 0)) {
-      long at = (long)(rnd(&s) % n) - (long)(rnd(&s) % 2 ? n : 0);
+    while (n > 0 && (live + sz > CAP / 2 || n == MAXI || t_rnd(&s) % 3 == 0)) {
+      long at = (long)(t_rnd(&s) % n) - (long)(t_rnd(&s) % 2 ? n : 0);
       long i = py_index(n, at);
       loop_rc(pop_id(l, at, &got), 0);
       if (got != model[i])
@@ -715,8 +707,8 @@ START_TEST(churn_does_not_fragment) {
       py_remove(model, n, i);
       py_remove(len, n--, i);
     }
-    if (n > 0 && rnd(&s) % 2) { /* set, when the new one fits beside */
-      long i = (long)(rnd(&s) % n);
+    if (n > 0 && t_rnd(&s) % 2) { /* set, when the new one fits beside */
+      long i = (long)(t_rnd(&s) % n);
       if (live - len[i] + sz <= CAP / 2) {
         loop_rc(set_item(l, i, next, sz), 0);
         live += sz - len[i];
@@ -725,7 +717,7 @@ START_TEST(churn_does_not_fragment) {
         continue;
       }
     }
-    long at = (long)(rnd(&s) % (n + 1));
+    long at = (long)(t_rnd(&s) % (n + 1));
     loop_rc(add_item(l, at, next, sz), 0);
     py_insert(len, n, at, sz);
     n = py_insert(model, n, at, next++);
@@ -1265,7 +1257,7 @@ struct kworker {
 static uint32_t kid(uint32_t w, uint32_t seq) { return (w + 1) << 24 | seq; }
 
 static uint32_t klen(uint64_t *s) {
-  return IHDR + (uint32_t)(rnd(s) % 2 ? 8 : rnd(s) % 200);
+  return IHDR + (uint32_t)(t_rnd(s) % 2 ? 8 : t_rnd(s) % 200);
 }
 
 /* Alone on the list: knows its contents exactly (Python's rules), and
@@ -1284,14 +1276,14 @@ static int solo_worker(void *arg) {
       return 30; /* never killed: give up */
     uint32_t a = ks->active, n = ks->n[a], *now = ks->ids[a],
              *next = ks->ids[!a];
-    uint32_t r = (uint32_t)(rnd(&s) % 10), id = kid(0, log->nextseq), got = 0;
-    long index = (long)(rnd(&s) % (2 * n + 3)) - (long)n - 1;
+    uint32_t r = (uint32_t)(t_rnd(&s) % 10), id = kid(0, log->nextseq), got = 0;
+    long index = (long)(t_rnd(&s) % (2 * n + 3)) - (long)n - 1;
     long i = py_index(n, index);
     int expected = 0, rc;
     memcpy(next, now, n * sizeof *now);
     if (r < 5 && n < KMAX * 3 / 4) { /* append or insert */
       r = 0;
-      if (rnd(&s) % 2)
+      if (t_rnd(&s) % 2)
         index = LONG_MAX;
       ks->n[!a] = (uint32_t)py_insert(next, n, index, id);
     } else if (r < 7) { /* set */
@@ -1302,8 +1294,8 @@ static int solo_worker(void *arg) {
       expected = i >= 0 ? 0 : -ERANGE;
     } else { /* pop, at an end half the time */
       r = 2;
-      if (rnd(&s) % 2)
-        i = py_index(n, index = rnd(&s) % 2 ? 0 : -1);
+      if (t_rnd(&s) % 2)
+        i = py_index(n, index = t_rnd(&s) % 2 ? 0 : -1);
       if (i >= 0)
         py_remove(next, n, i);
       ks->n[!a] = i >= 0 ? n - 1 : n;
@@ -1328,7 +1320,7 @@ static int solo_worker(void *arg) {
     if (k % 8 == 0) { /* an item holds what we wrote */
       a = ks->active;
       n = ks->n[a];
-      i = n ? (long)(rnd(&s) % n) : 0;
+      i = n ? (long)(t_rnd(&s) % n) : 0;
       rc = get_id(l, i, &got);
       if (rc != (n ? 0 : -ERANGE) || (n && got != ks->ids[a][i]))
         return 14;
@@ -1352,8 +1344,8 @@ static int crowd_worker(void *arg) {
     long n = mp_list_len(l);
     if (n < 0)
       return 20;
-    long index = (long)(rnd(&s) % (uint64_t)(2 * n + 3)) - n - 1;
-    uint32_t r = (uint32_t)(rnd(&s) % 10), id = kid(kw->id, log->nextseq);
+    long index = (long)(t_rnd(&s) % (uint64_t)(2 * n + 3)) - n - 1;
+    uint32_t r = (uint32_t)(t_rnd(&s) % 10), id = kid(kw->id, log->nextseq);
     log->op = r < 5 && n < KMAX * 3 / 4 ? K_ADD : r < 7 ? K_SET : K_POP;
     log->id = id;
     log->nextseq++;
@@ -1361,13 +1353,13 @@ static int crowd_worker(void *arg) {
     int rc;
     uint32_t got = 0;
     if (log->op == K_ADD) {
-      rc = add_item(l, rnd(&s) % 2 ? LONG_MAX : index, id, klen(&s));
+      rc = add_item(l, t_rnd(&s) % 2 ? LONG_MAX : index, id, klen(&s));
       if (rc == 0)
         __atomic_store_n(&log->adds, log->adds + 1, __ATOMIC_SEQ_CST);
     } else if (log->op == K_SET) {
       rc = set_item(l, index, id, klen(&s));
     } else {
-      rc = pop_id(l, rnd(&s) % 2 ? index : rnd(&s) % 2 ? 0 : -1, &got);
+      rc = pop_id(l, t_rnd(&s) % 2 ? index : t_rnd(&s) % 2 ? 0 : -1, &got);
       if (rc == 0) {
         if (log->npopped == KPOPLOG)
           return 21;

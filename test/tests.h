@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <mproc.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /* Assert an mproc return code, naming both codes on failure. */
@@ -67,6 +68,9 @@ bool t_wait_sleeping(pid_t pid);
 
 /* Seconds on CLOCK_MONOTONIC. */
 double t_now(void);
+
+/* xorshift64 on *state (non-zero): the same sequence every run. */
+uint64_t t_rnd(uint64_t *state);
 
 /* Start this test binary as an unrelated process (posix_spawn) running
  * helper `name` with args (NULL-terminated); its stdout goes to stdout_fd

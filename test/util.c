@@ -130,3 +130,10 @@ bool t_shm_exists(const char *name) {
 bool t_instrumented(void) {
   return getenv("TEST_UNDER_VALGRIND") != NULL;
 }
+
+uint64_t t_rnd(uint64_t *s) {
+  *s ^= *s << 13;
+  *s ^= *s >> 7;
+  *s ^= *s << 17;
+  return *s;
+}
