@@ -17,7 +17,6 @@
  */
 #include "internal.h"
 
-#include <errno.h>
 #include <linux/membarrier.h>
 #include <pthread.h>
 #include <stdatomic.h>

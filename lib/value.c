@@ -14,7 +14,7 @@
  * The lock is placed so that its mutex, owner and depth and the first
  * element share one cache line (the lock's own read-only head ends the line
  * before): two processes taking turns at "lock, read, write, unlock" then
- * pass one line between their CPUs, not two - 1.3-1.5x the contended
+ * pass one line between their CPUs, not two: about twice the contended
  * increments/s. The object starts on a cache line (segment.c).
  */
 struct array_state {
