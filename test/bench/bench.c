@@ -4,6 +4,7 @@
 #include <sched.h>
 
 #include <errno.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -205,27 +206,82 @@ int bench_end(void) {
   return shm_leftovers() ? 1 : 0;
 }
 
-int bench_python_peer(const char *name, char *const argv[], bench_peer *py,
+int bench_python_peer(const bench_opts *o, char *const args[], bench_peer *py,
                       const char *detail) {
+  char *argv[16];
+  size_t n = 0;
+  memset(py, 0, sizeof *py);
+  if (!o->python[0]) {
+    bench_note("Python peer skipped (--python=)");
+    return -1;
+  }
+  argv[n++] = (char *)o->python;
+  argv[n++] = (char *)o->py_script;
+  for (size_t i = 0; args[i] && n < sizeof argv / sizeof argv[0] - 1; i++)
+    argv[n++] = args[i];
+  argv[n] = NULL;
+
   if (bench_peer_run(argv, py) == 0) {
     const char *v = bench_peer_str(py, "python_version");
-    bench_note("Python peer: %s %s (Python %s, %s)", argv[0], argv[1],
+    bench_note("Python peer: %s %s (Python %s, %s)", o->python, o->py_script,
                v ? v : "?", detail);
     return 0;
   }
   if (py->status == BENCH_PY_CHECK_FAILED) {
-    fprintf(stderr, "%s: FAIL: a check of the Python peer failed\n", name);
+    fprintf(stderr, "%s: FAIL: a check of the Python peer failed\n", o->name);
     exit(1);
   }
   if (py->status < 0 || py->status == 127)
-    bench_note("Python peer not measured: %s not found", argv[0]);
+    bench_note("Python peer not measured: %s not found", o->python);
   else
     bench_note("Python peer not measured: %s %s exited with status %d",
-               argv[0], argv[1], py->status);
+               o->python, o->py_script, py->status);
   py->n = 0; /* no partial figures */
   return -1;
 }
 
+/* ---- command line ------------------------------------------------------- */
+
+/* The common options' vals: below 256, where the programs' own start. */
+enum { O_RUNS = 200, O_PYTHON, O_SCRIPT, O_QUICK };
+
+void bench_parse_args(int argc, char **argv, bench_opts *o,
+                      const struct option *own,
+                      void (*set)(int val, const char *arg)) {
+  /* The common options first: getopt_long then lists the possibilities of
+   * an ambiguous abbreviation (--py) in the order the programs always had. */
+  struct option longopts[32] = {
+      {"runs", required_argument, NULL, O_RUNS},
+      {"python", required_argument, NULL, O_PYTHON},
+      {"py-script", required_argument, NULL, O_SCRIPT},
+      {"quick", no_argument, NULL, O_QUICK},
+      {"help", no_argument, NULL, 'h'},
+  };
+  size_t n = 5;
+  for (size_t i = 0; own[i].name && n < sizeof longopts / sizeof longopts[0] - 1;
+       i++)
+    longopts[n++] = own[i];
+
+  int c;
+  while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    switch (c) {
+    case O_RUNS:
+      o->runs = (int)bench_parse_count(o->name, optarg, "--runs",
+                                       (uint64_t)o->max_runs);
+      break;
+    case O_PYTHON: o->python = optarg; break;
+    case O_SCRIPT: o->py_script = optarg; break;
+    case O_QUICK: o->quick = 1; break;
+    case 'h': fputs(o->usage, stdout); exit(0);
+    case '?': fputs(o->usage, stderr); exit(2);
+    default: set(c, optarg); break;
+    }
+  }
+  if (optind != argc) {
+    fputs(o->usage, stderr);
+    exit(2);
+  }
+}
 uint64_t bench_parse_count(const char *name, const char *s, const char *what,
                            uint64_t max) {
   char *end;
@@ -267,4 +323,52 @@ void bench_pin_to(int cpu) {
   CPU_ZERO(&set);
   CPU_SET(cpu, &set);
   sched_setaffinity(0, sizeof set, &set); /* best effort */
+}
+
+/* ---- the measured children ------------------------------------------------ */
+
+int bench_fork_start(bench_start *s, int n, pid_t pid[],
+                     void (*child)(void *ctx, int i), void *ctx, int64_t *t0) {
+  atomic_store(&s->ready, 0);
+  atomic_store(&s->go, 0);
+  fflush(stdout); /* nothing buffered, so nothing written twice */
+  fflush(stderr);
+  for (int i = 0; i < n; i++) {
+    if ((pid[i] = fork()) < 0)
+      return -errno;
+    if (pid[i] == 0) {
+      child(ctx, i);
+      _exit(1); /* not reached: the child _exits */
+    }
+  }
+  while (atomic_load(&s->ready) < n)
+    sched_yield();
+  *t0 = bench_now_ns();
+  atomic_store(&s->go, 1);
+  return 0;
+}
+
+void bench_child_start(bench_start *s, int cpu, int alarm_s) {
+  if (alarm_s > 0)
+    alarm((unsigned)alarm_s);
+  bench_pin_to(cpu);
+  atomic_fetch_add(&s->ready, 1);
+  while (!atomic_load(&s->go))
+    sched_yield();
+}
+
+int bench_reap(int n, const pid_t pid[], const char *name, const char *what,
+               int alarm_s) {
+  int failed = 0;
+  for (int i = 0; i < n; i++) {
+    int st;
+    while (waitpid(pid[i], &st, 0) < 0)
+      if (errno != EINTR)
+        return -errno;
+    if (alarm_s > 0 && WIFSIGNALED(st) && WTERMSIG(st) == SIGALRM)
+      fprintf(stderr, "%s: FAIL: a %s child was stuck for %d s\n", name, what,
+              alarm_s);
+    failed |= !WIFEXITED(st) || WEXITSTATUS(st) != 0;
+  }
+  return failed;
 }

@@ -20,9 +20,12 @@
 #define _GNU_SOURCE
 #endif
 
+#include <getopt.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* Units. A unit ending in "/s" is a rate (higher is better); any other unit
  * is a cost (lower is better). */
@@ -97,14 +100,40 @@ double bench_peer_num(const bench_peer *peer, const char *key);
 /* The exit status every Python peer uses when its own check fails. */
 #define BENCH_PY_CHECK_FAILED 3
 
+/* ---- command line ------------------------------------------------------- */
+
+/* The options every benchmark takes (--runs=N, --python=PROG,
+ * --py-script=PATH, --quick, --help), and what it says about itself. */
+typedef struct bench_opts {
+  const char *name;      /* the program, in messages: "bench_lock" */
+  const char *usage;     /* its --help text */
+  int max_runs;          /* the most --runs accepts (0: no limit) */
+  int runs;              /* runs per figure, best kept */
+  const char *python;    /* interpreter, "" to skip the Python peer */
+  const char *py_script; /* the Python peer's script */
+  int quick;             /* --quick given: the program shrinks its work */
+} bench_opts;
+
 /*
- * Run a Python peer (argv[0] the interpreter, argv[1] its script) with
- * bench_peer_run. On success note "Python peer: PROG SCRIPT (Python V,
- * detail)" and return 0. A peer whose own check failed fails benchmark
- * `name` loudly (exit 1). Otherwise note why it was not measured, drop its
- * figures and return -1.
+ * Parse the command line into o (its runs, python and py_script hold the
+ * defaults) and the program's own long options `own` (ending with a zero
+ * entry; each val 256 or more), for each of which set(val, optarg) is
+ * called. --help prints o->usage and exits 0; a bad option or an operand
+ * prints it on stderr and exits 2; a bad --runs ends as bench_parse_count.
  */
-int bench_python_peer(const char *name, char *const argv[], bench_peer *py,
+void bench_parse_args(int argc, char **argv, bench_opts *o,
+                      const struct option *own,
+                      void (*set)(int val, const char *arg));
+
+/*
+ * Run the Python peer o->python o->py_script with the arguments args (ending
+ * with NULL) through bench_peer_run; with --python= (empty) just note that
+ * it was skipped. On success note "Python peer: PROG SCRIPT (Python V,
+ * detail)" and return 0. A peer whose own check failed fails the benchmark
+ * loudly (exit 1). Otherwise note why it was not measured, drop its figures
+ * and return -1.
+ */
+int bench_python_peer(const bench_opts *o, char *const args[], bench_peer *py,
                       const char *detail);
 
 /* A positive count from an option's text, at most max (0: no limit); bad
@@ -123,6 +152,40 @@ int bench_pick_cpus(int cpus[2]);
 
 /* Pin the calling process to cpu (best effort; a negative cpu: leave it). */
 void bench_pin_to(int cpu);
+
+/* ---- the measured children ------------------------------------------------ */
+
+/* Where the children of a run check in and wait for the start; it lives in
+ * shared memory (a MAP_SHARED mapping or a segment). */
+typedef struct bench_start {
+  atomic_int ready; /* children checked in */
+  atomic_int go;    /* set by the parent: start */
+} bench_start;
+
+/* The most children one run may have. */
+#define BENCH_MAX_CHILDREN 8
+
+/*
+ * Fork n children (n <= BENCH_MAX_CHILDREN) into pid[] and start them
+ * together: child i runs child(ctx, i), which checks in (bench_child_start)
+ * and ends with _exit. Once all n have checked in, the time goes into *t0
+ * and they get the go. Returns 0, or -errno when a fork failed.
+ */
+int bench_fork_start(bench_start *s, int n, pid_t pid[],
+                     void (*child)(void *ctx, int i), void *ctx, int64_t *t0);
+
+/* In a child: have it killed by SIGALRM after alarm_s seconds (0: never),
+ * pin it to cpu (-1: leave it), check in and wait (yielding) for the go. */
+void bench_child_start(bench_start *s, int cpu, int alarm_s);
+
+/*
+ * Reap the n children in pid[]. One killed by SIGALRM is reported on stderr
+ * as "NAME: FAIL: a WHAT child was stuck for ALARM_S s" (unless alarm_s is
+ * 0). Returns 0 when all exited with status 0, 1 when one did not, or
+ * -errno when waitpid failed.
+ */
+int bench_reap(int n, const pid_t pid[], const char *name, const char *what,
+               int alarm_s);
 
 /* ---- reporting ---------------------------------------------------------- */
 

@@ -36,20 +36,29 @@
 
 #include <mproc.h>
 
+static const char usage[] =
+    "usage: bench_lock [--iters=N] [--contended-n=N] [--runs=N]\n"
+    "                  [--python=PROG] [--py-script=PATH]\n"
+    "                  [--py-iters=N] [--py-contended-n=N] [--quick]\n"
+    "  --python= (empty) skips the Python peer; --quick divides every\n"
+    "  count by 10 (a smoke test, not a measurement).\n";
+
+static bench_opts common = {
+    .name = "bench_lock",
+    .usage = usage,
+    .runs = 5,
+    .python = "python3",
+    .py_script = "bench_lock.py",
+};
+
 static struct options {
   uint64_t iters;       /* uncontended acquire+release per run */
   uint64_t contended_n; /* acquire/release per process, contended */
-  int runs;             /* runs per figure, best kept */
-  const char *python;   /* interpreter, "" to skip the Python peer */
-  const char *py_script;
   uint64_t py_iters;
   uint64_t py_contended_n;
 } opt = {
     .iters = 20000000,
     .contended_n = 2000000,
-    .runs = 5,
-    .python = "python3",
-    .py_script = "bench_lock.py",
     .py_iters = 1000000,
     .py_contended_n = 500000,
 };
@@ -129,7 +138,7 @@ static void uncontended_pair(int recursive, double *mp_ns, double *raw_ns) {
   struct uncontended mu = {lk, opt.iters}, ru = {m, opt.iters};
   bench_case cases[] = {{recursive ? run_mp_rlock : run_mp_lock, &mu, 0},
                         {run_raw, &ru, 0}};
-  if (bench_best(opt.runs, cases, 2) < 0)
+  if (bench_best(common.runs, cases, 2) < 0)
     die("uncontended acquire/release", -EINVAL);
   *mp_ns = bench_ns_per_op(cases[0].best_ns, opt.iters);
   *raw_ns = bench_ns_per_op(cases[1].best_ns, opt.iters);
@@ -151,8 +160,7 @@ struct contended {
     pthread_mutex_t raw;
   } lock;
   alignas(64) uint64_t counter;
-  alignas(64) atomic_int ready;
-  atomic_int go;
+  alignas(64) bench_start start;
   int64_t end_ns[2];
 };
 
@@ -190,43 +198,31 @@ static void pick_cpus(void) {
     child_cpu[0] = child_cpu[1] = -1;
 }
 
+/* Child i of a contended run. */
+static void contended_child(void *ctx, int i) {
+  const struct contended_case *k = ctx;
+  struct contended *c = k->c;
+  bench_child_start(&c->start, child_cpu[i], 0);
+  int bad = contend(c, k->use_mp, k->n);
+  c->end_ns[i] = bench_now_ns();
+  _exit(bad ? 1 : 0);
+}
+
 /* Fork two children, start them together, time from the start to the last
  * one's finish; the counter must come out at exactly 2n. */
 static int64_t run_contended(void *ctx) {
   const struct contended_case *k = ctx;
   struct contended *c = k->c;
   pid_t pid[2];
+  int64_t t0;
 
   c->counter = 0;
-  atomic_store(&c->ready, 0);
-  atomic_store(&c->go, 0);
-  fflush(stdout);
-  for (int i = 0; i < 2; i++) {
-    if ((pid[i] = fork()) < 0)
-      die("fork", -errno);
-    if (pid[i] == 0) {
-      bench_pin_to(child_cpu[i]);
-      atomic_fetch_add(&c->ready, 1);
-      while (!atomic_load(&c->go))
-        sched_yield();
-      int bad = contend(c, k->use_mp, k->n);
-      c->end_ns[i] = bench_now_ns();
-      _exit(bad ? 1 : 0);
-    }
-  }
-  while (atomic_load(&c->ready) < 2)
-    sched_yield();
-  int64_t t0 = bench_now_ns();
-  atomic_store(&c->go, 1);
-
-  int failed = 0;
-  for (int i = 0; i < 2; i++) {
-    int st;
-    while (waitpid(pid[i], &st, 0) < 0)
-      if (errno != EINTR)
-        die("waitpid", -errno);
-    failed |= !WIFEXITED(st) || WEXITSTATUS(st) != 0;
-  }
+  int rc = bench_fork_start(&c->start, 2, pid, contended_child, ctx, &t0);
+  if (rc)
+    die("fork", rc);
+  int failed = bench_reap(2, pid, "bench_lock", NULL, 0);
+  if (failed < 0)
+    die("waitpid", failed);
   if (failed) {
     fprintf(stderr, "bench_lock: FAIL: a %s child failed\n",
             k->use_mp ? "mp_lock" : "pthread mutex");
@@ -263,7 +259,7 @@ static void contended_pair(double *mp_ops, double *raw_ops) {
   struct contended_case mk = {mpc, 1, opt.contended_n};
   struct contended_case rk = {rawc, 0, opt.contended_n};
   bench_case cases[] = {{run_contended, &mk, 0}, {run_contended, &rk, 0}};
-  int runs = opt.runs > 3 ? 3 : opt.runs;
+  int runs = common.runs > 3 ? 3 : common.runs;
   if (bench_best(runs, cases, 2) < 0)
     die("contended run", -EINVAL);
   *mp_ops = bench_ops_per_s(cases[0].best_ns, 2 * opt.contended_n);
@@ -287,20 +283,14 @@ static void contended_pair(double *mp_ops, double *raw_ops) {
 
 static void python_peer(bench_peer *py) {
   char iters[32], cn[32], runs[32], cpus[32];
-  memset(py, 0, sizeof *py);
-  if (!opt.python[0]) {
-    bench_note("Python peer skipped (--python=)");
-    return;
-  }
   snprintf(iters, sizeof iters, "--iters=%llu",
            (unsigned long long)opt.py_iters);
   snprintf(cn, sizeof cn, "--contended-n=%llu",
            (unsigned long long)opt.py_contended_n);
-  snprintf(runs, sizeof runs, "--runs=%d", opt.runs);
+  snprintf(runs, sizeof runs, "--runs=%d", common.runs);
   snprintf(cpus, sizeof cpus, "--cpus=%d,%d", child_cpu[0], child_cpu[1]);
-  char *argv[] = {(char *)opt.python, (char *)opt.py_script, iters, cn, runs,
-                  cpus, NULL};
-  bench_python_peer("bench_lock", argv, py, "fork start method");
+  char *args[] = {iters, cn, runs, cpus, NULL};
+  bench_python_peer(&common, args, py, "fork start method");
 }
 
 /* ---- main ------------------------------------------------------------------- */
@@ -309,51 +299,27 @@ static uint64_t parse_count(const char *s, const char *what) {
   return bench_parse_count("bench_lock", s, what, 0);
 }
 
-static void usage(FILE *f) {
-  fprintf(f,
-          "usage: bench_lock [--iters=N] [--contended-n=N] [--runs=N]\n"
-          "                  [--python=PROG] [--py-script=PATH]\n"
-          "                  [--py-iters=N] [--py-contended-n=N] [--quick]\n"
-          "  --python= (empty) skips the Python peer; --quick divides every\n"
-          "  count by 10 (a smoke test, not a measurement).\n");
+enum { O_ITERS = 256, O_CN, O_PYI, O_PYCN };
+
+static void set_option(int val, const char *arg) {
+  switch (val) {
+  case O_ITERS: opt.iters = parse_count(arg, "--iters"); break;
+  case O_CN: opt.contended_n = parse_count(arg, "--contended-n"); break;
+  case O_PYI: opt.py_iters = parse_count(arg, "--py-iters"); break;
+  case O_PYCN: opt.py_contended_n = parse_count(arg, "--py-contended-n"); break;
+  }
 }
 
 static void parse_args(int argc, char **argv) {
-  enum { O_ITERS = 256, O_CN, O_RUNS, O_PY, O_SCRIPT, O_PYI, O_PYCN, O_QUICK };
   static const struct option longopts[] = {
       {"iters", required_argument, NULL, O_ITERS},
       {"contended-n", required_argument, NULL, O_CN},
-      {"runs", required_argument, NULL, O_RUNS},
-      {"python", required_argument, NULL, O_PY},
-      {"py-script", required_argument, NULL, O_SCRIPT},
       {"py-iters", required_argument, NULL, O_PYI},
       {"py-contended-n", required_argument, NULL, O_PYCN},
-      {"quick", no_argument, NULL, O_QUICK},
-      {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
-  int c, quick = 0;
-  while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-    switch (c) {
-    case O_ITERS: opt.iters = parse_count(optarg, "--iters"); break;
-    case O_CN: opt.contended_n = parse_count(optarg, "--contended-n"); break;
-    case O_RUNS: opt.runs = (int)parse_count(optarg, "--runs"); break;
-    case O_PY: opt.python = optarg; break;
-    case O_SCRIPT: opt.py_script = optarg; break;
-    case O_PYI: opt.py_iters = parse_count(optarg, "--py-iters"); break;
-    case O_PYCN:
-      opt.py_contended_n = parse_count(optarg, "--py-contended-n");
-      break;
-    case O_QUICK: quick = 1; break;
-    case 'h': usage(stdout); exit(0);
-    default: usage(stderr); exit(2);
-    }
-  }
-  if (optind != argc) {
-    usage(stderr);
-    exit(2);
-  }
-  if (quick) {
+  bench_parse_args(argc, argv, &common, longopts, set_option);
+  if (common.quick) {
     opt.iters = opt.iters / 10 + 1;
     opt.contended_n = opt.contended_n / 10 + 1;
     opt.py_iters = opt.py_iters / 10 + 1;
@@ -369,7 +335,7 @@ int main(int argc, char **argv) {
   snprintf(title, sizeof title,
            "mproc %s lock benchmarks: %ld CPUs, best of %d runs, "
            "%llu uncontended iterations, 2 x %llu contended",
-           mp_version_string(), sysconf(_SC_NPROCESSORS_ONLN), opt.runs,
+           mp_version_string(), sysconf(_SC_NPROCESSORS_ONLN), common.runs,
            (unsigned long long)opt.iters, (unsigned long long)opt.contended_n);
   if (child_cpu[0] >= 0)
     bench_note("contended: the two processes are pinned to CPUs %d and %d",

@@ -42,21 +42,33 @@ extern char **environ;
 #define BENCH_US_PER_OP "us/op"
 #define TRUE_PATH "/bin/true"
 
+static const char usage[] =
+    "usage: bench_process [--fork-n=N] [--spawn-n=N] [--forkserver-n=N]\n"
+    "                     [--runs=N] [--python=PROG] [--py-script=PATH]\n"
+    "                     [--py-fork-n=N] [--py-spawn-n=N]\n"
+    "                     [--py-forkserver-n=N] [--quick]\n"
+    "  counts are start+join per run; --python= (empty) skips the\n"
+    "  Python peer; --quick divides every count by 10 (a smoke test,\n"
+    "  not a measurement).\n";
+
+static bench_opts common = {
+    .name = "bench_process",
+    .usage = usage,
+    .max_runs = 100,
+    .runs = 5,
+    .python = "python3",
+    .py_script = "bench_process.py",
+};
+
 static struct options {
   uint64_t fork_n;       /* start+join per run: fork and raw fork */
   uint64_t spawn_n;      /* spawn and posix_spawn(/bin/true) */
   uint64_t forkserver_n; /* forkserver */
-  int runs;              /* runs per figure, best kept */
-  const char *python;    /* interpreter, "" to skip the Python peer */
-  const char *py_script;
   uint64_t py_fork_n, py_spawn_n, py_forkserver_n;
 } opt = {
     .fork_n = 1000,
     .spawn_n = 300,
     .forkserver_n = 1000,
-    .runs = 5,
-    .python = "python3",
-    .py_script = "bench_process.py",
     .py_fork_n = 200,
     .py_spawn_n = 10,
     .py_forkserver_n = 100,
@@ -183,7 +195,7 @@ static void measure_c(struct results *r) {
   uint64_t raw_n = opt.fork_n;
   mp_once(MP_START_FORK); /* warm-up */
   bench_case fork_cases[] = {{run_mproc, &mf, 0}, {run_raw_fork, &raw_n, 0}};
-  if (bench_best(opt.runs, fork_cases, 2) < 0)
+  if (bench_best(common.runs, fork_cases, 2) < 0)
     die("fork runs", -EINVAL);
   r->fork_mp = us_per_op(fork_cases[0].best_ns, opt.fork_n);
   r->fork_raw = us_per_op(fork_cases[1].best_ns, opt.fork_n);
@@ -199,7 +211,7 @@ static void measure_c(struct results *r) {
   bench_case cases[] = {{run_mproc, &ms, 0},
                         {run_mproc, &mfs, 0},
                         {run_posix_spawn, &true_n, 0}};
-  if (bench_best(opt.runs, cases, 3) < 0)
+  if (bench_best(common.runs, cases, 3) < 0)
     die("spawn runs", -EINVAL);
   r->spawn_mp = us_per_op(cases[0].best_ns, opt.spawn_n);
   r->forkserver_mp = us_per_op(cases[1].best_ns, opt.forkserver_n);
@@ -210,27 +222,21 @@ static void measure_c(struct results *r) {
 
 static void python_peer(bench_peer *py) {
   char fn[48], sn[48], fsn[48], runs[32];
-  memset(py, 0, sizeof *py);
-  if (!opt.python[0]) {
-    bench_note("Python peer skipped (--python=)");
-    return;
-  }
   snprintf(fn, sizeof fn, "--fork-n=%llu", (unsigned long long)opt.py_fork_n);
   snprintf(sn, sizeof sn, "--spawn-n=%llu",
            (unsigned long long)opt.py_spawn_n);
   snprintf(fsn, sizeof fsn, "--forkserver-n=%llu",
            (unsigned long long)opt.py_forkserver_n);
-  snprintf(runs, sizeof runs, "--runs=%d", opt.runs > 3 ? 3 : opt.runs);
-  char *argv[] = {(char *)opt.python, (char *)opt.py_script, fn, sn, fsn,
-                  runs, NULL};
+  snprintf(runs, sizeof runs, "--runs=%d", common.runs > 3 ? 3 : common.runs);
+  char *args[] = {fn, sn, fsn, runs, NULL};
   char detail[160];
   snprintf(detail, sizeof detail,
            "%llu fork, %llu spawn, %llu forkserver start+join per run, "
            "best of %d",
            (unsigned long long)opt.py_fork_n,
            (unsigned long long)opt.py_spawn_n,
-           (unsigned long long)opt.py_forkserver_n, opt.runs > 3 ? 3 : opt.runs);
-  bench_python_peer("bench_process", argv, py, detail);
+           (unsigned long long)opt.py_forkserver_n, common.runs > 3 ? 3 : common.runs);
+  bench_python_peer(&common, args, py, detail);
 }
 
 /* ---- main ------------------------------------------------------------------- */
@@ -239,74 +245,33 @@ static uint64_t parse_count(const char *s, const char *what) {
   return bench_parse_count("bench_process", s, what, 1000000);
 }
 
-static void usage(FILE *f) {
-  fprintf(f,
-          "usage: bench_process [--fork-n=N] [--spawn-n=N] [--forkserver-n=N]\n"
-          "                     [--runs=N] [--python=PROG] [--py-script=PATH]\n"
-          "                     [--py-fork-n=N] [--py-spawn-n=N]\n"
-          "                     [--py-forkserver-n=N] [--quick]\n"
-          "  counts are start+join per run; --python= (empty) skips the\n"
-          "  Python peer; --quick divides every count by 10 (a smoke test,\n"
-          "  not a measurement).\n");
+enum { O_FN = 256, O_SN, O_FSN, O_PYFN, O_PYSN, O_PYFSN };
+
+static void set_option(int val, const char *arg) {
+  switch (val) {
+  case O_FN: opt.fork_n = parse_count(arg, "--fork-n"); break;
+  case O_SN: opt.spawn_n = parse_count(arg, "--spawn-n"); break;
+  case O_FSN: opt.forkserver_n = parse_count(arg, "--forkserver-n"); break;
+  case O_PYFN: opt.py_fork_n = parse_count(arg, "--py-fork-n"); break;
+  case O_PYSN: opt.py_spawn_n = parse_count(arg, "--py-spawn-n"); break;
+  case O_PYFSN:
+    opt.py_forkserver_n = parse_count(arg, "--py-forkserver-n");
+    break;
+  }
 }
 
 static void parse_args(int argc, char **argv) {
-  enum {
-    O_FN = 256,
-    O_SN,
-    O_FSN,
-    O_RUNS,
-    O_PY,
-    O_SCRIPT,
-    O_PYFN,
-    O_PYSN,
-    O_PYFSN,
-    O_QUICK
-  };
   static const struct option longopts[] = {
       {"fork-n", required_argument, NULL, O_FN},
       {"spawn-n", required_argument, NULL, O_SN},
       {"forkserver-n", required_argument, NULL, O_FSN},
-      {"runs", required_argument, NULL, O_RUNS},
-      {"python", required_argument, NULL, O_PY},
-      {"py-script", required_argument, NULL, O_SCRIPT},
       {"py-fork-n", required_argument, NULL, O_PYFN},
       {"py-spawn-n", required_argument, NULL, O_PYSN},
       {"py-forkserver-n", required_argument, NULL, O_PYFSN},
-      {"quick", no_argument, NULL, O_QUICK},
-      {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
-  int c, quick = 0;
-  while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-    switch (c) {
-    case O_FN: opt.fork_n = parse_count(optarg, "--fork-n"); break;
-    case O_SN: opt.spawn_n = parse_count(optarg, "--spawn-n"); break;
-    case O_FSN: opt.forkserver_n = parse_count(optarg, "--forkserver-n"); break;
-    case O_RUNS:
-      opt.runs = (int)parse_count(optarg, "--runs");
-      if (opt.runs > 100) {
-        fprintf(stderr, "bench_process: bad --runs: %s\n", optarg);
-        exit(2);
-      }
-      break;
-    case O_PY: opt.python = optarg; break;
-    case O_SCRIPT: opt.py_script = optarg; break;
-    case O_PYFN: opt.py_fork_n = parse_count(optarg, "--py-fork-n"); break;
-    case O_PYSN: opt.py_spawn_n = parse_count(optarg, "--py-spawn-n"); break;
-    case O_PYFSN:
-      opt.py_forkserver_n = parse_count(optarg, "--py-forkserver-n");
-      break;
-    case O_QUICK: quick = 1; break;
-    case 'h': usage(stdout); exit(0);
-    default: usage(stderr); exit(2);
-    }
-  }
-  if (optind != argc) {
-    usage(stderr);
-    exit(2);
-  }
-  if (quick) {
+  bench_parse_args(argc, argv, &common, longopts, set_option);
+  if (common.quick) {
     opt.fork_n = opt.fork_n / 10 + 1;
     opt.spawn_n = opt.spawn_n / 10 + 1;
     opt.forkserver_n = opt.forkserver_n / 10 + 1;
@@ -329,7 +294,7 @@ int main(int argc, char **argv) {
   snprintf(title, sizeof title,
            "mproc %s Process start+join benchmarks: %ld CPUs, best of %d "
            "runs of %llu fork, %llu spawn, %llu forkserver",
-           mp_version_string(), sysconf(_SC_NPROCESSORS_ONLN), opt.runs,
+           mp_version_string(), sysconf(_SC_NPROCESSORS_ONLN), common.runs,
            (unsigned long long)opt.fork_n, (unsigned long long)opt.spawn_n,
            (unsigned long long)opt.forkserver_n);
 

@@ -72,19 +72,33 @@
 #define MB_PER_S "MB/s"
 #define MSGS_PER_S "msgs/s"
 
+static const char usage[] =
+    "usage: bench_queue [--seconds=S] [--runs=N] [--capacity=BYTES]\n"
+    "                   [--python=PROG] [--py-script=PATH]\n"
+    "                   [--py-seconds=S] [--quick]\n"
+    "  --seconds: length of one timed run (default 0.2; the message\n"
+    "  count is calibrated to it); --capacity: the mp_queue capacity\n"
+    "  of the 64-byte workloads (default 1 MiB, the library's\n"
+    "  default); --python= (empty) skips the Python peer; --quick\n"
+    "  divides the run lengths by 10 (a smoke test, not a\n"
+    "  measurement).\n";
+
+static bench_opts common = {
+    .name = "bench_queue",
+    .usage = usage,
+    .max_runs = 100,
+    .runs = 3,
+    .python = "python3",
+    .py_script = "bench_queue.py",
+};
+
 static struct options {
-  double seconds;    /* target length of one timed run */
-  int runs;          /* runs per figure, best kept */
-  size_t capacity;   /* mp_queue capacity of the 64-byte workloads */
-  const char *python; /* interpreter, "" to skip the Python peer */
-  const char *py_script;
+  double seconds;  /* target length of one timed run */
+  size_t capacity; /* mp_queue capacity of the 64-byte workloads */
   double py_seconds;
 } opt = {
     .seconds = 0.2,
-    .runs = 3,
     .capacity = MP_QUEUE_DEFAULT_CAPACITY,
-    .python = "python3",
-    .py_script = "bench_queue.py",
     .py_seconds = 0.3,
 };
 
@@ -292,8 +306,7 @@ struct consumer_result {
 };
 
 struct ctl {
-  alignas(64) atomic_int ready;
-  atomic_int go;
+  alignas(64) bench_start start;
   struct consumer_result cons[MAXP];
 };
 
@@ -399,8 +412,8 @@ static void child(const struct run_case *k, int consumer, unsigned i) {
   alarm(CHILD_ALARM_S);
   if (k->nprod == 1)
     bench_pin_to(k->pin[consumer]);
-  atomic_fetch_add(&ctl->ready, 1);
-  while (!atomic_load(&ctl->go))
+  atomic_fetch_add(&ctl->start.ready, 1);
+  while (!atomic_load(&ctl->start.go))
     cpu_relax();
 
 #define DISPATCH(KIND)                                                         \
@@ -422,6 +435,11 @@ static void child(const struct run_case *k, int consumer, unsigned i) {
   _exit(0);
 }
 
+/* Child j of a run: even ones produce, odd ones consume. */
+static void run_child(void *ctx, int j) {
+  child(ctx, j & 1, (unsigned)(j / 2));
+}
+
 /* Fork the producers and consumers, start them together, time from the
  * start to the last consumer's end, and check what arrived. */
 static int64_t run_case(void *ctx) {
@@ -429,34 +447,16 @@ static int64_t run_case(void *ctx) {
   struct ctl *ctl = k->ctl;
   int nproc = 2 * k->nprod;
   pid_t pid[2 * MAXP];
+  int64_t t0;
 
   memset(ctl->cons, 0, sizeof ctl->cons);
-  atomic_store(&ctl->ready, 0);
-  atomic_store(&ctl->go, 0);
-  fflush(stdout);
-  fflush(stderr);
-  for (int j = 0; j < nproc; j++) {
-    if ((pid[j] = fork()) < 0)
-      die("fork", -errno);
-    if (pid[j] == 0)
-      child(k, j & 1, (unsigned)(j / 2)); /* even: producer, odd: consumer */
-  }
-  while (atomic_load(&ctl->ready) < nproc)
-    sched_yield();
-  int64_t t0 = bench_now_ns();
-  atomic_store(&ctl->go, 1);
-
-  int failed = 0;
-  for (int j = 0; j < nproc; j++) {
-    int st;
-    while (waitpid(pid[j], &st, 0) < 0)
-      if (errno != EINTR)
-        die("waitpid", -errno);
-    if (WIFSIGNALED(st) && WTERMSIG(st) == SIGALRM)
-      fprintf(stderr, "bench_queue: FAIL: a %s child was stuck for %d s\n",
-              kind_name[k->t->kind], CHILD_ALARM_S);
-    failed |= !WIFEXITED(st) || WEXITSTATUS(st) != 0;
-  }
+  int rc = bench_fork_start(&ctl->start, nproc, pid, run_child, ctx, &t0);
+  if (rc)
+    die("fork", rc);
+  int failed = bench_reap(nproc, pid, "bench_queue", kind_name[k->t->kind],
+                          CHILD_ALARM_S);
+  if (failed < 0)
+    die("waitpid", failed);
   if (failed) {
     fprintf(stderr, "bench_queue: FAIL: a %s child failed\n",
             kind_name[k->t->kind]);
@@ -527,7 +527,7 @@ static void calibrate(bench_fn fn, void *ctx, uint64_t *n) {
   }
 }
 
-/* Calibrate each case, then the best of opt.runs of each, alternated; the
+/* Calibrate each case, then the best of common.runs of each, alternated; the
  * figures in messages per second (cases[i].ctx is a struct run_case, or a
  * struct memcpy_case when is_memcpy[i]). */
 static void measure(bench_case *cases, const int *is_memcpy, size_t ncases,
@@ -541,7 +541,7 @@ static void measure(bench_case *cases, const int *is_memcpy, size_t ncases,
       calibrate(cases[i].fn, k, &k->n);
     }
   }
-  if (bench_best(opt.runs, cases, ncases) < 0)
+  if (bench_best(common.runs, cases, ncases) < 0)
     die("timed run", -EINVAL);
   for (size_t i = 0; i < ncases; i++) {
     uint64_t ops = is_memcpy[i]
@@ -761,17 +761,11 @@ static void measure_c(struct results *r) {
 
 static void python_peer(bench_peer *py) {
   char secs[48], runs[32], cpu_arg[48];
-  memset(py, 0, sizeof *py);
-  if (!opt.python[0]) {
-    bench_note("Python peer skipped (--python=)");
-    return;
-  }
   snprintf(secs, sizeof secs, "--seconds=%g", opt.py_seconds);
-  snprintf(runs, sizeof runs, "--runs=%d", opt.runs);
+  snprintf(runs, sizeof runs, "--runs=%d", common.runs);
   snprintf(cpu_arg, sizeof cpu_arg, "--cpus=%d,%d", cpus[0], cpus[1]);
-  char *argv[] = {(char *)opt.python, (char *)opt.py_script, secs, runs,
-                  cpu_arg, NULL};
-  bench_python_peer("bench_queue", argv, py, "fork start method");
+  char *args[] = {secs, runs, cpu_arg, NULL};
+  bench_python_peer(&common, args, py, "fork start method");
 }
 
 /* ---- main ------------------------------------------------------------------- */
@@ -780,65 +774,32 @@ static double parse_seconds(const char *s, const char *what) {
   return bench_parse_seconds("bench_queue", s, what, 60);
 }
 
-static void usage(FILE *f) {
-  fprintf(f,
-          "usage: bench_queue [--seconds=S] [--runs=N] [--capacity=BYTES]\n"
-          "                   [--python=PROG] [--py-script=PATH]\n"
-          "                   [--py-seconds=S] [--quick]\n"
-          "  --seconds: length of one timed run (default 0.2; the message\n"
-          "  count is calibrated to it); --capacity: the mp_queue capacity\n"
-          "  of the 64-byte workloads (default 1 MiB, the library's\n"
-          "  default); --python= (empty) skips the Python peer; --quick\n"
-          "  divides the run lengths by 10 (a smoke test, not a\n"
-          "  measurement).\n");
+enum { O_SECS = 256, O_CAP, O_PYS };
+
+static void set_option(int val, const char *arg) {
+  switch (val) {
+  case O_SECS: opt.seconds = parse_seconds(arg, "--seconds"); break;
+  case O_CAP:
+    opt.capacity = (size_t)bench_parse_count("bench_queue", arg, "--capacity",
+                                             MP_QUEUE_CAPACITY_MAX);
+    if (opt.capacity < SMALL) {
+      fprintf(stderr, "bench_queue: bad --capacity: %s\n", arg);
+      exit(2);
+    }
+    break;
+  case O_PYS: opt.py_seconds = parse_seconds(arg, "--py-seconds"); break;
+  }
 }
 
 static void parse_args(int argc, char **argv) {
-  enum { O_SECS = 256, O_RUNS, O_CAP, O_PY, O_SCRIPT, O_PYS, O_QUICK };
   static const struct option longopts[] = {
       {"seconds", required_argument, NULL, O_SECS},
-      {"runs", required_argument, NULL, O_RUNS},
       {"capacity", required_argument, NULL, O_CAP},
-      {"python", required_argument, NULL, O_PY},
-      {"py-script", required_argument, NULL, O_SCRIPT},
       {"py-seconds", required_argument, NULL, O_PYS},
-      {"quick", no_argument, NULL, O_QUICK},
-      {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
-  int c, quick = 0;
-  while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-    switch (c) {
-    case O_SECS: opt.seconds = parse_seconds(optarg, "--seconds"); break;
-    case O_RUNS:
-    case O_CAP: {
-      char *end;
-      unsigned long long v = strtoull(optarg, &end, 10);
-      if (end == optarg || *end || v < 1 ||
-          (c == O_RUNS ? v > 100 : v < SMALL || v > MP_QUEUE_CAPACITY_MAX)) {
-        fprintf(stderr, "bench_queue: bad %s: %s\n",
-                c == O_RUNS ? "--runs" : "--capacity", optarg);
-        exit(2);
-      }
-      if (c == O_RUNS)
-        opt.runs = (int)v;
-      else
-        opt.capacity = (size_t)v;
-      break;
-    }
-    case O_PY: opt.python = optarg; break;
-    case O_SCRIPT: opt.py_script = optarg; break;
-    case O_PYS: opt.py_seconds = parse_seconds(optarg, "--py-seconds"); break;
-    case O_QUICK: quick = 1; break;
-    case 'h': usage(stdout); exit(0);
-    default: usage(stderr); exit(2);
-    }
-  }
-  if (optind != argc) {
-    usage(stderr);
-    exit(2);
-  }
-  if (quick) {
+  bench_parse_args(argc, argv, &common, longopts, set_option);
+  if (common.quick) {
     opt.seconds /= 10;
     opt.py_seconds /= 10;
   }
@@ -858,7 +819,7 @@ int main(int argc, char **argv) {
   snprintf(title, sizeof title,
            "mproc %s Queue/Pipe benchmarks: %ld CPUs, best of %d runs of "
            "~%gs",
-           mp_version_string(), sysconf(_SC_NPROCESSORS_ONLN), opt.runs,
+           mp_version_string(), sysconf(_SC_NPROCESSORS_ONLN), common.runs,
            opt.seconds);
 
   /* The C figures first, then Python, so nothing competes. */

@@ -54,18 +54,31 @@
  * killed (SIGALRM) and the benchmark fails. */
 #define CHILD_ALARM_S 60
 
+static const char usage[] =
+    "usage: bench_sync [--seconds=S] [--runs=N] [--python=PROG]\n"
+    "                  [--py-script=PATH] [--py-seconds=S] [--no-pin]\n"
+    "                  [--quick]\n"
+    "  --seconds: length of one timed run (default 0.3; the count of\n"
+    "  round trips is calibrated to it); --python= (empty) skips the\n"
+    "  Python peer; --no-pin leaves the 2proc processes to the\n"
+    "  scheduler; --quick divides the run lengths by 10 (a smoke\n"
+    "  test, not a measurement).\n";
+
+static bench_opts common = {
+    .name = "bench_sync",
+    .usage = usage,
+    .max_runs = 100,
+    .runs = 3,
+    .python = "python3",
+    .py_script = "bench_sync.py",
+};
+
 static struct options {
-  double seconds;     /* target length of one timed run */
-  int runs;           /* runs per figure, best kept */
-  const char *python; /* interpreter, "" to skip the Python peer */
-  const char *py_script;
+  double seconds; /* target length of one timed run */
   double py_seconds;
   int no_pin; /* leave the 2proc processes to the scheduler */
 } opt = {
     .seconds = 0.3,
-    .runs = 3,
-    .python = "python3",
-    .py_script = "bench_sync.py",
     .py_seconds = 0.5,
 };
 
@@ -93,8 +106,7 @@ struct arena {
     pthread_barrier_t raw;
   } bar;
   alignas(64) _Atomic uint64_t arrived[2]; /* barrier: cycles each entered */
-  alignas(64) atomic_int ready;
-  atomic_int go;
+  alignas(64) bench_start start;
   int64_t end_ns;
 };
 
@@ -190,60 +202,45 @@ struct run_case {
   uint64_t n; /* round trips / cycles per run */
 };
 
+/* A (role 0) or B (role 1) of a run. */
+static void run_child(void *ctx, int role) {
+  const struct run_case *k = ctx;
+  struct arena *a = k->a;
+  bench_child_start(&a->start, k->pin[role], CHILD_ALARM_S);
+  int bad;
+  switch (k->kind) {
+  case MP_EVENT:
+  case RAW_FUTEX:
+    bad = pingpong(a, k->kind == MP_EVENT, role, k->n);
+    break;
+  default:
+    bad = barrier_cycles(a, k->kind == MP_BARRIER, role, k->n);
+    break;
+  }
+  if (role == 0)
+    a->end_ns = bench_now_ns();
+  _exit(bad ? 1 : 0);
+}
+
 /* Fork A and B, start them together, time from the start until A (the last
  * to finish: it receives the final token) is done. */
 static int64_t run_case(void *ctx) {
   const struct run_case *k = ctx;
   struct arena *a = k->a;
   pid_t pid[2];
+  int64_t t0;
 
   atomic_store(&a->e1.seq, 0);
   atomic_store(&a->e2.seq, 0);
   atomic_store(&a->arrived[0], 0);
   atomic_store(&a->arrived[1], 0);
-  atomic_store(&a->ready, 0);
-  atomic_store(&a->go, 0);
-  fflush(stdout);
-  for (int role = 0; role < 2; role++) {
-    if ((pid[role] = fork()) < 0)
-      die("fork", -errno);
-    if (pid[role] == 0) {
-      alarm(CHILD_ALARM_S);
-      bench_pin_to(k->pin[role]);
-      atomic_fetch_add(&a->ready, 1);
-      while (!atomic_load(&a->go))
-        sched_yield();
-      int bad;
-      switch (k->kind) {
-      case MP_EVENT:
-      case RAW_FUTEX:
-        bad = pingpong(a, k->kind == MP_EVENT, role, k->n);
-        break;
-      default:
-        bad = barrier_cycles(a, k->kind == MP_BARRIER, role, k->n);
-        break;
-      }
-      if (role == 0)
-        a->end_ns = bench_now_ns();
-      _exit(bad ? 1 : 0);
-    }
-  }
-  while (atomic_load(&a->ready) < 2)
-    sched_yield();
-  int64_t t0 = bench_now_ns();
-  atomic_store(&a->go, 1);
-
-  int failed = 0;
-  for (int role = 0; role < 2; role++) {
-    int st;
-    while (waitpid(pid[role], &st, 0) < 0)
-      if (errno != EINTR)
-        die("waitpid", -errno);
-    if (WIFSIGNALED(st) && WTERMSIG(st) == SIGALRM)
-      fprintf(stderr, "bench_sync: FAIL: a %s child was stuck for %d s\n",
-              kind_name[k->kind], CHILD_ALARM_S);
-    failed |= !WIFEXITED(st) || WEXITSTATUS(st) != 0;
-  }
+  int rc = bench_fork_start(&a->start, 2, pid, run_child, ctx, &t0);
+  if (rc)
+    die("fork", rc);
+  int failed = bench_reap(2, pid, "bench_sync", kind_name[k->kind],
+                          CHILD_ALARM_S);
+  if (failed < 0)
+    die("waitpid", failed);
   if (failed) {
     fprintf(stderr,
             "bench_sync: FAIL: a %s child failed (a call failed, or a wait "
@@ -271,14 +268,14 @@ static void calibrate(struct run_case *k) {
   }
 }
 
-/* Calibrate both cases, then the best rate of each over opt.runs runs,
+/* Calibrate both cases, then the best rate of each over common.runs runs,
  * alternated. */
 static void measure_pair(struct run_case *mp, struct run_case *peer,
                          double *mp_rate, double *peer_rate) {
   calibrate(mp);
   calibrate(peer);
   bench_case cases[] = {{run_case, mp, 0}, {run_case, peer, 0}};
-  if (bench_best(opt.runs, cases, 2) < 0)
+  if (bench_best(common.runs, cases, 2) < 0)
     die("timed run", -EINVAL);
   *mp_rate = bench_ops_per_s(cases[0].best_ns, mp->n);
   *peer_rate = bench_ops_per_s(cases[1].best_ns, peer->n);
@@ -356,17 +353,11 @@ static void measure_c(struct results *r) {
 
 static void python_peer(bench_peer *py) {
   char secs[48], runs[32], cpu_arg[48];
-  memset(py, 0, sizeof *py);
-  if (!opt.python[0]) {
-    bench_note("Python peer skipped (--python=)");
-    return;
-  }
   snprintf(secs, sizeof secs, "--seconds=%g", opt.py_seconds);
-  snprintf(runs, sizeof runs, "--runs=%d", opt.runs);
+  snprintf(runs, sizeof runs, "--runs=%d", common.runs);
   snprintf(cpu_arg, sizeof cpu_arg, "--cpus=%d,%d", pair[0], pair[1]);
-  char *argv[] = {(char *)opt.python, (char *)opt.py_script, secs, runs,
-                  cpu_arg, NULL};
-  bench_python_peer("bench_sync", argv, py, "fork start method");
+  char *args[] = {secs, runs, cpu_arg, NULL};
+  bench_python_peer(&common, args, py, "fork start method");
 }
 
 /* ---- main ---------------------------------------------------------------- */
@@ -375,59 +366,25 @@ static double parse_seconds(const char *s, const char *what) {
   return bench_parse_seconds("bench_sync", s, what, 60);
 }
 
-static void usage(FILE *f) {
-  fprintf(f,
-          "usage: bench_sync [--seconds=S] [--runs=N] [--python=PROG]\n"
-          "                  [--py-script=PATH] [--py-seconds=S] [--no-pin]\n"
-          "                  [--quick]\n"
-          "  --seconds: length of one timed run (default 0.3; the count of\n"
-          "  round trips is calibrated to it); --python= (empty) skips the\n"
-          "  Python peer; --no-pin leaves the 2proc processes to the\n"
-          "  scheduler; --quick divides the run lengths by 10 (a smoke\n"
-          "  test, not a measurement).\n");
+enum { O_SECS = 256, O_PYS, O_NOPIN };
+
+static void set_option(int val, const char *arg) {
+  switch (val) {
+  case O_SECS: opt.seconds = parse_seconds(arg, "--seconds"); break;
+  case O_PYS: opt.py_seconds = parse_seconds(arg, "--py-seconds"); break;
+  case O_NOPIN: opt.no_pin = 1; break;
+  }
 }
 
 static void parse_args(int argc, char **argv) {
-  enum { O_SECS = 256, O_RUNS, O_PY, O_SCRIPT, O_PYS, O_NOPIN, O_QUICK };
   static const struct option longopts[] = {
       {"seconds", required_argument, NULL, O_SECS},
-      {"runs", required_argument, NULL, O_RUNS},
-      {"python", required_argument, NULL, O_PY},
-      {"py-script", required_argument, NULL, O_SCRIPT},
       {"py-seconds", required_argument, NULL, O_PYS},
       {"no-pin", no_argument, NULL, O_NOPIN},
-      {"quick", no_argument, NULL, O_QUICK},
-      {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
-  int c, quick = 0;
-  while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-    switch (c) {
-    case O_SECS: opt.seconds = parse_seconds(optarg, "--seconds"); break;
-    case O_RUNS: {
-      char *end;
-      long v = strtol(optarg, &end, 10);
-      if (end == optarg || *end || v < 1 || v > 100) {
-        fprintf(stderr, "bench_sync: bad --runs: %s\n", optarg);
-        exit(2);
-      }
-      opt.runs = (int)v;
-      break;
-    }
-    case O_PY: opt.python = optarg; break;
-    case O_SCRIPT: opt.py_script = optarg; break;
-    case O_PYS: opt.py_seconds = parse_seconds(optarg, "--py-seconds"); break;
-    case O_NOPIN: opt.no_pin = 1; break;
-    case O_QUICK: quick = 1; break;
-    case 'h': usage(stdout); exit(0);
-    default: usage(stderr); exit(2);
-    }
-  }
-  if (optind != argc) {
-    usage(stderr);
-    exit(2);
-  }
-  if (quick) {
+  bench_parse_args(argc, argv, &common, longopts, set_option);
+  if (common.quick) {
     opt.seconds /= 10;
     opt.py_seconds /= 10;
   }
@@ -445,7 +402,7 @@ int main(int argc, char **argv) {
   snprintf(title, sizeof title,
            "mproc %s Event/Barrier benchmarks: %ld CPUs, best of %d runs of "
            "~%gs",
-           mp_version_string(), sysconf(_SC_NPROCESSORS_ONLN), opt.runs,
+           mp_version_string(), sysconf(_SC_NPROCESSORS_ONLN), common.runs,
            opt.seconds);
   if (pair[0] >= 0)
     bench_note("2proc: the two processes are pinned to CPUs %d and %d",

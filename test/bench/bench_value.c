@@ -66,22 +66,32 @@
 #define GOAL_VALUE_X 20.0
 #define GOAL_DICT_X 100.0
 
+static const char usage[] =
+    "usage: bench_value [--locked-n=N] [--atomic-n=N] [--dict-n=N]\n"
+    "                   [--runs=N] [--python=PROG] [--py-script=PATH]\n"
+    "                   [--py-value-n=N] [--py-dict-n=N] [--quick]\n"
+    "  counts are per process (--dict-n: set+get pairs); --python=\n"
+    "  (empty) skips the Python peer; --quick divides every count by\n"
+    "  10 (a smoke test, not a measurement).\n";
+
+static bench_opts common = {
+    .name = "bench_value",
+    .usage = usage,
+    .runs = 3,
+    .python = "python3",
+    .py_script = "bench_value.py",
+};
+
 static struct options {
   uint64_t locked_n; /* locked increments per process */
   uint64_t atomic_n; /* atomic increments per process */
   uint64_t dict_n;   /* (set, get) pairs per process */
-  int runs;          /* runs per figure, best kept */
-  const char *python; /* interpreter, "" to skip the Python peer */
-  const char *py_script;
   uint64_t py_value_n;
   uint64_t py_dict_n;
 } opt = {
     .locked_n = 2000000,
     .atomic_n = 10000000,
     .dict_n = 1000000,
-    .runs = 3,
-    .python = "python3",
-    .py_script = "bench_value.py",
     .py_value_n = 300000,
     .py_dict_n = 8000,
 };
@@ -253,8 +263,7 @@ struct raw_counter {
 
 /* Control block, in a MAP_SHARED mapping. */
 struct control {
-  alignas(64) atomic_int ready;
-  atomic_int go;
+  alignas(64) bench_start start;
   alignas(64) int64_t end_ns[2];
   /* dict runs: each process's op counts and the sequence number of its last
    * write to each of its own [0] and the shared [1] keys. */
@@ -465,55 +474,39 @@ static void fill_dict(int use_mp) {
     }
 }
 
+/* Child p of a run. */
+static void run_child(void *ctx, int p) {
+  const struct run_case *k = ctx;
+  bench_child_start(&ctl->start, child_cpu[p], CHILD_ALARM_S);
+  int bad;
+  switch (k->kind) {
+  case MP_LOCKED: bad = locked_mp(k->n); break;
+  case RAW_LOCKED: bad = locked_raw(k->n); break;
+  case MP_ATOMIC: bad = atomic_mp(k->n); break;
+  case RAW_ATOMIC: bad = atomic_raw(k->n); break;
+  default: bad = dict_pairs(p, k->kind == MP_DICT, k->n); break;
+  }
+  ctl->end_ns[p] = bench_now_ns();
+  _exit(bad ? 1 : 0);
+}
+
 /* Fork two children, start them together, time from the start to the last
  * one's finish, then check the result. */
 static int64_t run_case(void *ctx) {
   const struct run_case *k = ctx;
   pid_t pid[2];
+  int64_t t0;
 
   reset(k);
   if (k->kind == MP_DICT || k->kind == RAW_DICT)
     fill_dict(k->kind == MP_DICT);
-  atomic_store(&ctl->ready, 0);
-  atomic_store(&ctl->go, 0);
-  fflush(stdout);
-  for (int p = 0; p < 2; p++) {
-    if ((pid[p] = fork()) < 0)
-      die("fork", -errno);
-    if (pid[p] == 0) {
-      alarm(CHILD_ALARM_S);
-      bench_pin_to(child_cpu[p]);
-      atomic_fetch_add(&ctl->ready, 1);
-      while (!atomic_load(&ctl->go))
-        sched_yield();
-      int bad;
-      switch (k->kind) {
-      case MP_LOCKED: bad = locked_mp(k->n); break;
-      case RAW_LOCKED: bad = locked_raw(k->n); break;
-      case MP_ATOMIC: bad = atomic_mp(k->n); break;
-      case RAW_ATOMIC: bad = atomic_raw(k->n); break;
-      default: bad = dict_pairs(p, k->kind == MP_DICT, k->n); break;
-      }
-      ctl->end_ns[p] = bench_now_ns();
-      _exit(bad ? 1 : 0);
-    }
-  }
-  while (atomic_load(&ctl->ready) < 2)
-    sched_yield();
-  int64_t t0 = bench_now_ns();
-  atomic_store(&ctl->go, 1);
-
-  int failed = 0;
-  for (int p = 0; p < 2; p++) {
-    int st;
-    while (waitpid(pid[p], &st, 0) < 0)
-      if (errno != EINTR)
-        die("waitpid", -errno);
-    if (WIFSIGNALED(st) && WTERMSIG(st) == SIGALRM)
-      fprintf(stderr, "bench_value: FAIL: a %s child was stuck for %d s\n",
-              kind_name[k->kind], CHILD_ALARM_S);
-    failed |= !WIFEXITED(st) || WEXITSTATUS(st) != 0;
-  }
+  int rc = bench_fork_start(&ctl->start, 2, pid, run_child, ctx, &t0);
+  if (rc)
+    die("fork", rc);
+  int failed = bench_reap(2, pid, "bench_value", kind_name[k->kind],
+                          CHILD_ALARM_S);
+  if (failed < 0)
+    die("waitpid", failed);
   if (failed)
     fail("a %s child failed", kind_name[k->kind]);
 
@@ -536,7 +529,7 @@ static void measure_pair(enum kind mp_kind, enum kind raw_kind, uint64_t n,
                          uint64_t ops_per_n, double *mp_ops, double *raw_ops) {
   struct run_case mk = {mp_kind, n}, rk = {raw_kind, n};
   bench_case cases[] = {{run_case, &mk, 0}, {run_case, &rk, 0}};
-  if (bench_best(opt.runs, cases, 2) < 0)
+  if (bench_best(common.runs, cases, 2) < 0)
     die("timed run", -EINVAL);
   *mp_ops = bench_ops_per_s(cases[0].best_ns, 2 * n * ops_per_n);
   *raw_ops = bench_ops_per_s(cases[1].best_ns, 2 * n * ops_per_n);
@@ -594,18 +587,12 @@ static void measure_c(struct results *r) {
 
 static void python_peer(bench_peer *py) {
   char vn[48], dn[48], runs[32], cpus[48];
-  memset(py, 0, sizeof *py);
-  if (!opt.python[0]) {
-    bench_note("Python peer skipped (--python=)");
-    return;
-  }
   snprintf(vn, sizeof vn, "--value-n=%llu", (unsigned long long)opt.py_value_n);
   snprintf(dn, sizeof dn, "--dict-n=%llu", (unsigned long long)opt.py_dict_n);
-  snprintf(runs, sizeof runs, "--runs=%d", opt.runs);
+  snprintf(runs, sizeof runs, "--runs=%d", common.runs);
   snprintf(cpus, sizeof cpus, "--cpus=%d,%d", child_cpu[0], child_cpu[1]);
-  char *argv[] = {(char *)opt.python, (char *)opt.py_script, vn, dn, runs,
-                  cpus, NULL};
-  bench_python_peer("bench_value", argv, py, "fork start method");
+  char *args[] = {vn, dn, runs, cpus, NULL};
+  bench_python_peer(&common, args, py, "fork start method");
 }
 
 /* ---- main ---------------------------------------------------------------- */
@@ -614,54 +601,29 @@ static uint64_t parse_count(const char *s, const char *what) {
   return bench_parse_count("bench_value", s, what, 0);
 }
 
-static void usage(FILE *f) {
-  fprintf(f,
-          "usage: bench_value [--locked-n=N] [--atomic-n=N] [--dict-n=N]\n"
-          "                   [--runs=N] [--python=PROG] [--py-script=PATH]\n"
-          "                   [--py-value-n=N] [--py-dict-n=N] [--quick]\n"
-          "  counts are per process (--dict-n: set+get pairs); --python=\n"
-          "  (empty) skips the Python peer; --quick divides every count by\n"
-          "  10 (a smoke test, not a measurement).\n");
+enum { O_LN = 256, O_AN, O_DN, O_PVN, O_PDN };
+
+static void set_option(int val, const char *arg) {
+  switch (val) {
+  case O_LN: opt.locked_n = parse_count(arg, "--locked-n"); break;
+  case O_AN: opt.atomic_n = parse_count(arg, "--atomic-n"); break;
+  case O_DN: opt.dict_n = parse_count(arg, "--dict-n"); break;
+  case O_PVN: opt.py_value_n = parse_count(arg, "--py-value-n"); break;
+  case O_PDN: opt.py_dict_n = parse_count(arg, "--py-dict-n"); break;
+  }
 }
 
 static void parse_args(int argc, char **argv) {
-  enum {
-    O_LN = 256, O_AN, O_DN, O_RUNS, O_PY, O_SCRIPT, O_PVN, O_PDN, O_QUICK
-  };
   static const struct option longopts[] = {
       {"locked-n", required_argument, NULL, O_LN},
       {"atomic-n", required_argument, NULL, O_AN},
       {"dict-n", required_argument, NULL, O_DN},
-      {"runs", required_argument, NULL, O_RUNS},
-      {"python", required_argument, NULL, O_PY},
-      {"py-script", required_argument, NULL, O_SCRIPT},
       {"py-value-n", required_argument, NULL, O_PVN},
       {"py-dict-n", required_argument, NULL, O_PDN},
-      {"quick", no_argument, NULL, O_QUICK},
-      {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
-  int c, quick = 0;
-  while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-    switch (c) {
-    case O_LN: opt.locked_n = parse_count(optarg, "--locked-n"); break;
-    case O_AN: opt.atomic_n = parse_count(optarg, "--atomic-n"); break;
-    case O_DN: opt.dict_n = parse_count(optarg, "--dict-n"); break;
-    case O_RUNS: opt.runs = (int)parse_count(optarg, "--runs"); break;
-    case O_PY: opt.python = optarg; break;
-    case O_SCRIPT: opt.py_script = optarg; break;
-    case O_PVN: opt.py_value_n = parse_count(optarg, "--py-value-n"); break;
-    case O_PDN: opt.py_dict_n = parse_count(optarg, "--py-dict-n"); break;
-    case O_QUICK: quick = 1; break;
-    case 'h': usage(stdout); exit(0);
-    default: usage(stderr); exit(2);
-    }
-  }
-  if (optind != argc) {
-    usage(stderr);
-    exit(2);
-  }
-  if (quick) {
+  bench_parse_args(argc, argv, &common, longopts, set_option);
+  if (common.quick) {
     opt.locked_n = opt.locked_n / 10 + 1;
     opt.atomic_n = opt.atomic_n / 10 + 1;
     opt.dict_n = opt.dict_n / 10 + 1;
@@ -687,7 +649,7 @@ int main(int argc, char **argv) {
            "mproc %s Value and dict benchmarks: %ld CPUs, best of %d runs, "
            "2 x %llu locked, 2 x %llu atomic increments, 2 x %llu dict "
            "set+get pairs",
-           mp_version_string(), sysconf(_SC_NPROCESSORS_ONLN), opt.runs,
+           mp_version_string(), sysconf(_SC_NPROCESSORS_ONLN), common.runs,
            (unsigned long long)opt.locked_n, (unsigned long long)opt.atomic_n,
            (unsigned long long)opt.dict_n);
   if (child_cpu[0] >= 0)
