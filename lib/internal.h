@@ -273,6 +273,8 @@ MP__HIDDEN int mp__mutex_destroy(pthread_mutex_t *m);
 
 /* ---- locks (lock.c): what Condition needs from Lock and RLock ---------- */
 
+/* Does the calling thread hold the (initialised) Lock or RLock at p? */
+MP__HIDDEN bool mp__lock_held(const void *p);
 /* Kind of the lock at p: MP__KIND_LOCK, MP__KIND_RLOCK, or 0. */
 MP__HIDDEN enum mp__kind mp__lock_kind(const void *p);
 /* Release a lock held by the caller completely; *depth receives the RLock

@@ -70,7 +70,9 @@ static int release(struct lock_state *s) {
   return mp__mutex_unlock(&s->mutex);
 }
 
-/* ---- for Condition ------------------------------------------------------- */
+/* ---- for Condition and Value ---------------------------------------------- */
+
+bool mp__lock_held(const void *p) { return held_by_caller(p); }
 
 enum mp__kind mp__lock_kind(const void *p) {
   if (mp__obj_check(p, MP__KIND_LOCK))

@@ -142,14 +142,25 @@ static int copy(struct array_state *a, size_t start, size_t count, void *buf,
   if (start > a->length || count > a->length - start)
     return -ERANGE;
   /* A caller inside a compound update (get_lock held) needs no re-acquire. */
-  bool lock = !a->raw && mp_rlock_is_owned(&a->lock) != 1;
+  bool lock = !a->raw && !mp__lock_held(&a->lock);
   int rc = lock ? mp_rlock_acquire(&a->lock, MP_FOREVER) : 0;
   if (!MP_ACQUIRED(rc))
     return rc;
   unsigned char *p = a->data + start * a->itemsize;
   size_t n = count * a->itemsize;
-  if (n)
-    memmove(write ? p : buf, write ? buf : p, n);
+  void *dst = write ? p : buf;
+  const void *src = write ? buf : p;
+  if (n == 8) { /* one element of the common sizes: no library call */
+    uint64_t t;
+    memcpy(&t, src, 8);
+    memcpy(dst, &t, 8);
+  } else if (n == 4) {
+    uint32_t t;
+    memcpy(&t, src, 4);
+    memcpy(dst, &t, 4);
+  } else if (n) {
+    memmove(dst, src, n);
+  }
   if (lock)
     mp_rlock_release(&a->lock);
   return rc;
