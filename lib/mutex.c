@@ -51,8 +51,9 @@ static int result(pthread_mutex_t *m, int rc) {
  * waiters bit. */
 #define SLICE_NS 100000000LL
 
-int mp__mutex_lock_until(pthread_mutex_t *m, const mp__deadline *d) {
-  int rc = pthread_mutex_trylock(m);
+/* Wait for m, which was just found busy, until d: in slices. */
+static int wait_sliced(pthread_mutex_t *m, const mp__deadline *d) {
+  int rc = EBUSY;
   while (rc == EBUSY) {
     int64_t left = mp__deadline_left_ns(d);
     if (left == 0)
@@ -69,6 +70,11 @@ int mp__mutex_lock_until(pthread_mutex_t *m, const mp__deadline *d) {
   return result(m, rc);
 }
 
+int mp__mutex_lock_until(pthread_mutex_t *m, const mp__deadline *d) {
+  int rc = pthread_mutex_trylock(m);
+  return rc == EBUSY ? wait_sliced(m, d) : result(m, rc);
+}
+
 int mp__mutex_lock(pthread_mutex_t *m, double timeout) {
   if (timeout != timeout) /* NaN */
     return -EINVAL;
@@ -80,7 +86,7 @@ int mp__mutex_lock(pthread_mutex_t *m, double timeout) {
   mp__deadline d;
   if ((rc = mp__deadline_init(&d, timeout)) < 0)
     return rc;
-  return mp__mutex_lock_until(m, &d);
+  return wait_sliced(m, &d);
 }
 
 int mp__mutex_unlock(pthread_mutex_t *m) { return -pthread_mutex_unlock(m); }
