@@ -17,15 +17,28 @@
  */
 #include "internal.h"
 
+#include <errno.h>
 #include <linux/membarrier.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 _Atomic int mp__fence_registered;
 
-static long membarrier(int cmd) { return syscall(SYS_membarrier, cmd, 0, 0); }
+/* Tests: MPROC_NO_MEMBARRIER in the environment makes membarrier look
+ * missing in this process (1), so the fallback runs; -1: not read yet. */
+static _Atomic int hidden = -1;
+
+static long membarrier(int cmd) {
+  int h = atomic_load_explicit(&hidden, memory_order_relaxed);
+  if (h < 0) {
+    h = getenv("MPROC_NO_MEMBARRIER") != NULL;
+    atomic_store_explicit(&hidden, h, memory_order_relaxed);
+  }
+  return h ? (errno = ENOSYS, -1) : syscall(SYS_membarrier, cmd, 0, 0);
+}
 
 bool mp__fence_register(void) {
   int r = membarrier(MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED) == 0 ? 1 : -1;
@@ -40,6 +53,7 @@ bool mp__fence_heavy(void) {
 /* Registration belongs to a process: a forked child registers anew. */
 static void fence_reset_in_child(void) {
   atomic_store(&mp__fence_registered, 0);
+  atomic_store(&hidden, -1);
 }
 
 __attribute__((constructor)) static void fence_setup(void) {
