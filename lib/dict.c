@@ -150,11 +150,16 @@ static void repair(struct dict_state *d) {
   mp__arena_keep(arena(d), live, d->count);
 }
 
-/* Lock d: 0 (repaired first if a holder had died), -ETIMEDOUT. */
-static int lock(struct dict_state *d) {
+/* Lock the dict dp into *out: 0 (repaired first if a holder had died),
+ * -ETIMEDOUT, -EINVAL (not a dict). */
+static int lock(const mp_dict *dp, struct dict_state **out) {
+  struct dict_state *d = dict(dp);
+  if (!d)
+    return -EINVAL;
   int rc = mp__mutex_lock(&d->mutex, d->timeout);
   if (rc == MP_EOWNERDEAD)
     repair(d);
+  *out = d;
   return MP_ACQUIRED(rc) ? 0 : rc;
 }
 
@@ -254,7 +259,7 @@ int mp_dict_set(mp_dict *dp, const void *key, size_t klen, const void *value,
       vlen > UINT32_MAX)
     return -EMSGSIZE;
   uint64_t h = hash(key, klen);
-  int rc = lock(d);
+  int rc = lock(dp, &d);
   if (rc < 0)
     return rc;
   int64_t reuse, i = find(d, key, klen, h, &reuse);
@@ -308,8 +313,8 @@ static int lookup(mp_dict *dp, const void *key, size_t klen, mp__sink_fn sink,
   if (!key || !klen || !vlen)
     return -EINVAL;
   uint64_t h = hash(key, klen);
-  struct dict_state *d = dict(dp);
-  int rc = d ? lock(d) : -EINVAL;
+  struct dict_state *d;
+  int rc = lock(dp, &d);
   if (rc < 0)
     return rc;
   rc = -ENOENT;
@@ -348,8 +353,8 @@ int mp_dict_delete(mp_dict *dp, const void *key, size_t klen) {
   if (!key || !klen)
     return -EINVAL;
   uint64_t h = hash(key, klen);
-  struct dict_state *d = dict(dp);
-  int rc = d ? lock(d) : -EINVAL;
+  struct dict_state *d;
+  int rc = lock(dp, &d);
   if (rc < 0)
     return rc;
   int64_t i = find(d, key, klen, h, NULL);
@@ -368,8 +373,8 @@ int mp_dict_contains(mp_dict *dp, const void *key, size_t klen) {
   if (!key || !klen)
     return -EINVAL;
   uint64_t h = hash(key, klen);
-  struct dict_state *d = dict(dp);
-  int rc = d ? lock(d) : -EINVAL;
+  struct dict_state *d;
+  int rc = lock(dp, &d);
   if (rc < 0)
     return rc;
   int found = find(d, key, klen, h, NULL) >= 0;
@@ -378,8 +383,8 @@ int mp_dict_contains(mp_dict *dp, const void *key, size_t klen) {
 }
 
 long mp_dict_len(mp_dict *dp) {
-  struct dict_state *d = dict(dp);
-  int rc = d ? lock(d) : -EINVAL;
+  struct dict_state *d;
+  int rc = lock(dp, &d);
   if (rc < 0)
     return rc;
   long n = (long)d->count;
@@ -388,8 +393,8 @@ long mp_dict_len(mp_dict *dp) {
 }
 
 int mp_dict_clear(mp_dict *dp) {
-  struct dict_state *d = dict(dp);
-  int rc = d ? lock(d) : -EINVAL;
+  struct dict_state *d;
+  int rc = lock(dp, &d);
   if (rc < 0)
     return rc;
   memset(table(d, !d->active), 0, d->nslots * sizeof(struct slot));
@@ -406,8 +411,8 @@ int mp_dict_clear(mp_dict *dp) {
 int mp_dict_items(mp_dict *dp, mp_dict_item_cb cb, void *ctx) {
   if (!cb)
     return -EINVAL;
-  struct dict_state *d = dict(dp);
-  int rc = d ? lock(d) : -EINVAL;
+  struct dict_state *d;
+  int rc = lock(dp, &d);
   if (rc < 0)
     return rc;
   /* Snapshot: {klen, vlen, bytes} records in one buffer. */
