@@ -555,95 +555,89 @@ static int heap_sleep(struct queue_state *q, _Atomic uint32_t *word,
   return rc;
 }
 
-static int heap_put(struct queue_state *q, int64_t prio, const void *buf,
-                    uint64_t len, const mp__deadline *d, bool nonblock) {
-  int rc = lock(q, &q->prod, d, nonblock);
-  if (rc < 0)
-    return rc;
-  for (;;) {
-    if (atomic_load(&q->shut)) {
-      rc = -ESHUTDOWN;
-      break;
-    }
-    uint64_t off = MP__ARENA_NONE, n = atomic_load(&q->n);
-    if (n < q->slots && (!q->maxsize || n < q->maxsize))
-      off = mp__arena_alloc(arena(q), HPREFIX + len);
-    if (off != MP__ARENA_NONE) {
-      struct hblock *b = hblock(q, off);
-      b->prio = q->kind == MP_QUEUE_LIFO ? 0 : prio; /* only PRIORITY keeps
-                                                         priorities */
-      b->seq = q->seq++;
-      if (len)
-        memcpy(b + 1, buf, len);
-      heap(q)[n] = off;
-      mp__crash_point();
-      atomic_store(&q->n, n + 1); /* the commit (seq_cst: ordered) */
-      mp__crash_point();
-      atomic_fetch_add(&q->puts, 1);
-      sift_up(q, n);
-      wake(&q->prod.wake);
-      rc = 0;
-      break;
-    }
-    if (nonblock) {
-      rc = -EAGAIN;
-      break;
-    }
-    if ((rc = heap_sleep(q, &q->cons.wake, d)) < 0)
-      break;
-  }
-  mp__mutex_unlock(&q->prod.lock);
-  return rc;
+/* One attempt at a put, holding the lock: 0, -ESHUTDOWN or -EAGAIN (no
+ * room). */
+static int heap_try_put(struct queue_state *q, int64_t prio, const void *buf,
+                        uint64_t len) {
+  if (atomic_load(&q->shut))
+    return -ESHUTDOWN;
+  uint64_t off = MP__ARENA_NONE, n = atomic_load(&q->n);
+  if (n < q->slots && (!q->maxsize || n < q->maxsize))
+    off = mp__arena_alloc(arena(q), HPREFIX + len);
+  if (off == MP__ARENA_NONE)
+    return -EAGAIN;
+  struct hblock *b = hblock(q, off);
+  b->prio = q->kind == MP_QUEUE_LIFO ? 0 : prio; /* only PRIORITY keeps
+                                                     priorities */
+  b->seq = q->seq++;
+  if (len)
+    memcpy(b + 1, buf, len);
+  heap(q)[n] = off;
+  mp__crash_point();
+  atomic_store(&q->n, n + 1); /* the commit (seq_cst: ordered) */
+  mp__crash_point();
+  atomic_fetch_add(&q->puts, 1);
+  sift_up(q, n);
+  wake(&q->prod.wake);
+  return 0;
 }
 
-static int heap_get(struct queue_state *q, mp__sink_fn sink, void *ctx,
-                    uint64_t *len, int64_t *prio, const mp__deadline *d,
-                    bool nonblock) {
+/* One attempt at a get, holding the lock: 0, -ESHUTDOWN, -EMSGSIZE or
+ * -ENOMEM from the sink (the message stays), or -EAGAIN (empty). */
+static int heap_try_get(struct queue_state *q, mp__sink_fn sink, void *ctx,
+                        uint64_t *len, int64_t *prio) {
+  uint32_t shut = atomic_load(&q->shut);
+  if (shut == SHUT_NOW)
+    return -ESHUTDOWN;
+  uint64_t n = atomic_load(&q->n);
+  if (n == 0)
+    return shut ? -ESHUTDOWN : -EAGAIN;
+  uint64_t top = heap(q)[0];
+  const struct hblock *b = hblock(q, top);
+  uint64_t mlen = mp__arena_len(arena(q), top) - HPREFIX;
+  int rc;
+  *len = mlen;
+  void *dst = sink(ctx, mlen, &rc);
+  if (!dst)
+    return rc;
+  if (mlen)
+    memcpy(dst, b + 1, mlen);
+  if (prio)
+    *prio = b->prio;
+  heap(q)[0] = heap(q)[n - 1]; /* the commit: top is gone; the last
+                                  offset is in two places until n moves */
+  mp__crash_point();
+  atomic_store(&q->n, n - 1);
+  mp__crash_point();
+  atomic_fetch_add(&q->gets, 1);
+  sift_down(q, 0);
+  mp__arena_free(arena(q), top);
+  wake(&q->cons.wake);
+  return 0;
+}
+
+/* A put (sink NULL) or a get on a heap kind: attempts under the lock,
+ * sleeping between them, as fifo_put and fifo_get do. */
+struct heap_call {
+  const void *buf; /* put */
+  mp__sink_fn sink; /* get */
+  void *ctx;
+  uint64_t *len;
+  int64_t prio, *prio_out;
+};
+
+static int heap_op(struct queue_state *q, const struct heap_call *c,
+                   const mp__deadline *d, bool nonblock) {
   int rc = lock(q, &q->prod, d, nonblock);
   if (rc < 0)
     return rc;
-  for (;;) {
-    uint32_t shut = atomic_load(&q->shut);
-    if (shut == SHUT_NOW) {
-      rc = -ESHUTDOWN;
-      break;
-    }
-    uint64_t n = atomic_load(&q->n);
-    if (n > 0) {
-      uint64_t top = heap(q)[0];
-      const struct hblock *b = hblock(q, top);
-      uint64_t mlen = mp__arena_len(arena(q), top) - HPREFIX;
-      *len = mlen;
-      void *dst = sink(ctx, mlen, &rc);
-      if (!dst)
-        break;
-      if (mlen)
-        memcpy(dst, b + 1, mlen);
-      if (prio)
-        *prio = b->prio;
-      heap(q)[0] = heap(q)[n - 1]; /* the commit: top is gone; the last
-                                      offset is in two places until n moves */
-      mp__crash_point();
-      atomic_store(&q->n, n - 1);
-      mp__crash_point();
-      atomic_fetch_add(&q->gets, 1);
-      sift_down(q, 0);
-      mp__arena_free(arena(q), top);
-      wake(&q->cons.wake);
-      rc = 0;
-      break;
-    }
-    if (shut) {
-      rc = -ESHUTDOWN;
-      break;
-    }
-    if (nonblock) {
-      rc = -EAGAIN;
-      break;
-    }
-    if ((rc = heap_sleep(q, &q->prod.wake, d)) < 0)
-      break;
-  }
+  while ((rc = c->sink ? heap_try_get(q, c->sink, c->ctx, c->len, c->prio_out)
+                       : heap_try_put(q, c->prio, c->buf, *c->len)) ==
+             -EAGAIN &&
+         !nonblock &&
+         (rc = heap_sleep(q, c->sink ? &q->prod.wake : &q->cons.wake, d)) ==
+             0)
+    ;
   mp__mutex_unlock(&q->prod.lock);
   return rc;
 }
@@ -667,8 +661,11 @@ static int put(mp_queue *qp, int64_t prio, const void *buf, size_t len,
     return -EMSGSIZE;
   if (atomic_load(&q->shut))
     return -ESHUTDOWN;
-  return is_fifo(q) ? fifo_put(q, buf, len, &d, timeout == 0)
-                    : heap_put(q, prio, buf, len, &d, timeout == 0);
+  if (is_fifo(q))
+    return fifo_put(q, buf, len, &d, timeout == 0);
+  uint64_t n = len;
+  struct heap_call c = {.buf = buf, .len = &n, .prio = prio};
+  return heap_op(q, &c, &d, timeout == 0);
 }
 
 int mp_queue_put(mp_queue *q, const void *buf, size_t len, double timeout) {
@@ -697,8 +694,13 @@ static int get(mp_queue *qp, mp__sink_fn sink, void *ctx, size_t *len,
   mp__deadline d;
   if (!q || !len || mp__deadline_init(&d, timeout) < 0)
     return -EINVAL;
-  int rc = is_fifo(q) ? fifo_get(q, sink, ctx, &n, &d, timeout == 0)
-                      : heap_get(q, sink, ctx, &n, prio, &d, timeout == 0);
+  int rc;
+  if (is_fifo(q)) {
+    rc = fifo_get(q, sink, ctx, &n, &d, timeout == 0);
+  } else {
+    struct heap_call c = {.sink = sink, .ctx = ctx, .len = &n, .prio_out = prio};
+    rc = heap_op(q, &c, &d, timeout == 0);
+  }
   if (rc == 0 || rc == -EMSGSIZE)
     *len = (size_t)n;
   return rc;
