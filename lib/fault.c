@@ -52,6 +52,6 @@ static void rearm_in_child(void) {
   atomic_store(&mp__crash_countdown, -1);
 }
 
-__attribute__((constructor)) static void fault_setup(void) {
+MP__SETUP static void fault_setup(void) {
   pthread_atfork(NULL, NULL, rearm_in_child);
 }

@@ -56,6 +56,6 @@ static void fence_reset_in_child(void) {
   atomic_store(&hidden, -1);
 }
 
-__attribute__((constructor)) static void fence_setup(void) {
+MP__SETUP static void fence_setup(void) {
   pthread_atfork(NULL, NULL, fence_reset_in_child);
 }

@@ -342,8 +342,14 @@ static void serve(int sock, pid_t requester) {
   }
 }
 
-__attribute__((constructor)) static void forkserver_init(void) {
+MP__SETUP static void forkserver_setup(void) {
   pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
+/* After the setup and the program's MP_REGISTER registrations when mproc is
+ * linked statically (constructor priorities); first of all when it is a
+ * shared library - the children then register theirs themselves. */
+__attribute__((constructor)) static void forkserver_init(void) {
   const char *v = getenv(ENV_SERVER);
   int sock, requester;
   if (!v || sscanf(v, "%d:%d", &sock, &requester) != 2)

@@ -21,6 +21,12 @@
 
 #define MP__HIDDEN __attribute__((visibility("hidden")))
 
+/* The library's own constructors (fork handlers, exit hooks): first of all,
+ * before the program's MP_REGISTER registrations (priority 102) and before
+ * any constructor without a priority - where a spawned child's entry may
+ * run and never return, when mproc is linked statically. */
+#define MP__SETUP __attribute__((constructor(101)))
+
 /* ---- deadlines (deadline.c): the one timeout convention ---------------- */
 
 typedef struct mp__deadline {

@@ -66,7 +66,7 @@ static void fork_child(void) { pthread_mutex_unlock(&self.mu); }
 
 static void at_exit(void);
 
-__attribute__((constructor)) static void process_setup(void) {
+MP__SETUP static void process_setup(void) {
   pthread_atfork(fork_prepare, fork_parent, fork_child);
   mp__exit_children = at_exit; /* run by segment.c's exit hook, first */
   mp__exit_hook_install();

@@ -220,7 +220,7 @@ static void fork_prepare(void) { reg_lock(); }
 static void fork_parent(void) { reg_unlock(); }
 static void fork_child(void) { reg_unlock(); }
 
-__attribute__((constructor)) static void segment_setup(void) {
+MP__SETUP static void segment_setup(void) {
   pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
 

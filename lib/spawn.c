@@ -3,10 +3,11 @@
  * (entry name, process name, daemon flag, argument bytes) into a memfd and
  * posix_spawn()s this program's executable with the same argv, the memfd
  * inherited and named by MPROC_SPAWN_FD. In the child, a constructor reads
- * the spec before main; the entry runs the moment it is registered
- * (MP_REGISTER runs before main, mp_register() wherever main calls it) and
- * the child exits with its return value. The forkserver (forkserver.c)
- * hands its children the same spec.
+ * the spec before main; the entry runs once it is registered - after all
+ * of the program's MP_REGISTER registrations (constructor priorities: the
+ * library's setup 101, registrations 102, then the rest), or when main
+ * calls mp_register() for it - and the child exits with its return value.
+ * The forkserver (forkserver.c) hands its children the same spec.
  */
 #include "internal.h"
 
@@ -54,7 +55,9 @@ static _Noreturn void dispatch(mp_target fn) {
   mp__child_exit(fn(child.arg), false);
 }
 
-int mp_register(const char *name, mp_target fn) {
+/* Add name -> fn to the registry: 0, 1 (the same pair again), -EINVAL,
+ * -EEXIST, -ENOMEM. */
+static int add_entry(const char *name, mp_target fn) {
   if (!name || !fn || !name[0] || strlen(name) > ENTRY_MAX)
     return -EINVAL;
   int rc = 0;
@@ -80,9 +83,27 @@ int mp_register(const char *name, mp_target fn) {
     reg.v[reg.n++].fn = fn;
   }
   pthread_mutex_unlock(&reg.mu);
+  return rc;
+}
+
+int mp_register(const char *name, mp_target fn) {
+  int rc = add_entry(name, fn);
   if (rc >= 0 && child.pending && strcmp(name, child.entry) == 0)
     dispatch(fn);
   return rc < 0 ? rc : 0;
+}
+
+int mp_register_early(const char *name, mp_target fn) {
+  int rc = add_entry(name, fn);
+  return rc < 0 ? rc : 0;
+}
+
+static mp_target entry_fn(const char *name);
+
+void mp_register_complete(void) {
+  mp_target fn = child.pending ? entry_fn(child.entry) : NULL;
+  if (fn)
+    dispatch(fn);
 }
 
 int mp__entry_name(mp_target fn, char *buf, size_t len) {

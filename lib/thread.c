@@ -23,6 +23,6 @@ uint64_t mp__thread_token_slow(void) {
 /* The forking thread becomes the child's only thread, with a new tid. */
 static void token_reset_in_child(void) { mp__thread_token_ = 0; }
 
-__attribute__((constructor)) static void thread_setup(void) {
+MP__SETUP static void thread_setup(void) {
   pthread_atfork(NULL, NULL, token_reset_in_child);
 }

@@ -23,6 +23,24 @@ static const mp_start_method methods[] = {MP_START_FORK, MP_START_SPAWN,
 static int ret_arg(void *arg) { return arg ? *(int *)arg : 99; }
 MP_REGISTER(ret_arg)
 
+/* Starts later_entry (registered further down this file, so after this
+ * entry's constructor) with the same method and returns its exit code, or
+ * 100 + what failed. arg: the mp_start_method. */
+static int later_entry(void *arg);
+static int starts_later_entry(void *arg) {
+  mp_process_options o = {.method = *(mp_start_method *)arg};
+  mp_process *p;
+  int code = -1;
+  if (mp_process_create(later_entry, NULL, &o, &p) < 0)
+    return 101;
+  if (mp_process_start(p) < 0 || mp_process_join(p, 20.0) < 0 ||
+      mp_process_exitcode(p, &code) < 0)
+    return 102;
+  mp_process_close(p);
+  return code;
+}
+MP_REGISTER(starts_later_entry)
+
 static int sleep_forever(void *arg) {
   (void)arg;
   while (pause() < 0 || 1)
@@ -106,6 +124,12 @@ static int read_wide_in_place(void *arg) {
 }
 MP_REGISTER(read_wide_in_place)
 
+static int later_entry(void *arg) {
+  (void)arg;
+  return 42;
+}
+MP_REGISTER(later_entry)
+
 static mp_process *start(mp_target fn, void *arg, size_t size,
                          mp_start_method m) {
   mp_process *p;
@@ -143,6 +167,16 @@ START_TEST(exit_codes) {
   v = 300; /* & 0xff */
   p = start(ret_arg, &v, sizeof v, m);
   ck_assert_int_eq(exit_code(p), 300 & 0xff);
+  ck_rc(mp_process_close(p), 0);
+}
+END_TEST
+
+/* A child's entry runs once every MP_REGISTER of the program has
+ * registered: it can start an entry registered after its own. */
+START_TEST(entry_starts_a_later_entry) {
+  mp_start_method m = methods[_i];
+  mp_process *p = start(starts_later_entry, &m, sizeof m, m);
+  ck_assert_int_eq(exit_code(p), 42);
   ck_rc(mp_process_close(p), 0);
 }
 END_TEST
@@ -726,6 +760,7 @@ Suite *process_suite(void) {
   TCase *tm = tcase_create("methods");
   tcase_set_timeout(tm, T_TIMEOUT);
   tcase_add_loop_test(tm, exit_codes, 0, NMETHODS);
+  tcase_add_loop_test(tm, entry_starts_a_later_entry, 0, NMETHODS);
   tcase_add_loop_test(tm, terminate_and_kill, 0, NMETHODS);
   tcase_add_loop_test(tm, cubes_in_shared_memory, 0, NMETHODS);
   tcase_add_loop_test(tm, locked_counter_by_name, 0, NMETHODS);

@@ -21,14 +21,14 @@
  * What a program must do for spawn and forkserver: register every function
  * it starts that way, with MP_REGISTER(fn) at file scope (before main runs)
  * or mp_register("name", fn) early in main. A spawned child runs the program
- * again with the parent's argv; the moment its entry is registered the entry
- * runs and the child exits - with MP_REGISTER that is before main, so main
- * needs nothing. With mp_register() in main, the child runs main up to that
- * call, as Python's spawn re-imports the main module: register first.
- * A child knows the entries registered before its own, so an entry that
- * itself starts spawn children should be registered after theirs. If the
- * child's main ends without its entry being registered, it prints an error
- * and exits with status 127.
+ * again with the parent's argv; once its entry is registered the entry runs
+ * and the child exits - with MP_REGISTER that is before main (once every
+ * MP_REGISTER of the program has registered, so an entry can start any of
+ * them), so main needs nothing. With mp_register() in main, the child runs
+ * main up to that call, as Python's spawn re-imports the main module:
+ * register first. If the child's main
+ * ends without its entry being registered, it prints an error and exits
+ * with status 127.
  *
  * Exit codes follow Python: the value fn returns (& 0xff), or -signum when
  * a signal ended the child. After fn returns, a child does its own cleanup
@@ -88,10 +88,25 @@ typedef struct mp_process_options {
  * child whose entry this is, the call does not return (see above).
  */
 MP_EXTERN int mp_register(const char *name, mp_target fn);
+
+/*
+ * MP_REGISTER(fn) at file scope registers fn under its own name before main
+ * runs. It expands to two constructors: one that registers (priority 102:
+ * before every constructor without a priority) and one that, in a spawned
+ * or forkserver child, runs the child's entry once all of the program's
+ * MP_REGISTER registrations are done - so an entry can start any other.
+ * mp_register_early() and mp_register_complete() are those two steps, for
+ * this macro only: a program calls mp_register().
+ */
 #define MP_REGISTER(fn)                                                        \
-  __attribute__((constructor)) static void mp_register_ctor_##fn(void) {       \
-    mp_register(#fn, fn);                                                      \
+  __attribute__((constructor(102))) static void mp_register_ctor_##fn(void) {  \
+    mp_register_early(#fn, fn);                                                \
+  }                                                                            \
+  __attribute__((constructor)) static void mp_register_done_##fn(void) {       \
+    mp_register_complete();                                                    \
   }
+MP_EXTERN int mp_register_early(const char *name, mp_target fn);
+MP_EXTERN void mp_register_complete(void);
 
 /* Library-wide default start method (initially MP_START_FORK). -EINVAL for
  * MP_START_DEFAULT or an unknown method. */
