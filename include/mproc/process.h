@@ -26,9 +26,8 @@
  * MP_REGISTER of the program has registered, so an entry can start any of
  * them), so main needs nothing. With mp_register() in main, the child runs
  * main up to that call, as Python's spawn re-imports the main module:
- * register first. If the child's main
- * ends without its entry being registered, it prints an error and exits
- * with status 127.
+ * register first. If the child's main ends without its entry being
+ * registered, it prints an error and exits with status 127.
  *
  * Exit codes follow Python: the value fn returns (& 0xff), or -signum when
  * a signal ended the child. After fn returns, a child does its own cleanup
