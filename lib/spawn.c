@@ -98,13 +98,6 @@ int mp_register_early(const char *name, mp_target fn) {
   return rc < 0 ? rc : 0;
 }
 
-static mp_target entry_fn(const char *name);
-
-void mp_register_complete(void) {
-  mp_target fn = child.pending ? entry_fn(child.entry) : NULL;
-  if (fn)
-    dispatch(fn);
-}
 
 int mp__entry_name(mp_target fn, char *buf, size_t len) {
   int rc = -ENOENT;
@@ -124,6 +117,12 @@ static mp_target entry_fn(const char *name) {
       fn = reg.v[i].fn;
   pthread_mutex_unlock(&reg.mu);
   return fn;
+}
+
+void mp_register_complete(void) {
+  mp_target fn = child.pending ? entry_fn(child.entry) : NULL;
+  if (fn)
+    dispatch(fn);
 }
 
 int mp_set_executable(const char *path) {
